@@ -1,0 +1,1 @@
+"""Alembic migrations of the valossa-ingest schema (installed with the package)."""

@@ -1,0 +1,1 @@
+"""Revision files, named by date so they sort in the order they were written."""

@@ -1,0 +1,1 @@
+"""valossa-ingest: CMS media -> Valossa analysis -> metadata in Postgres."""

@@ -1,0 +1,1 @@
+"""The analysis domain: models, states, queries and flows."""

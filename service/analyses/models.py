@@ -1,0 +1,154 @@
+"""Tables of the analysis domain: analyses, their events, stored results and CMS webhooks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db import Base, TimestampMixin
+
+# Rows in these states are never due again; the partial indexes leave them out so that a table
+# of a million finished analyses does not slow the claim of due work.
+_NOT_TERMINAL = "status NOT IN ('finished', 'failed', 'canceled')"
+
+
+class Analysis(TimestampMixin, Base):
+    """One request of the CMS to analyse one media, and how far it has got."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (
+        Index("ix_analyses_due", "next_attempt_at", postgresql_where=text(_NOT_TERMINAL)),
+        Index("ix_analyses_media_created", "customer_media_id", "created_at", "id"),
+        Index("ix_analyses_created", "created_at", "id"),
+        Index("ix_analyses_job_id", "job_id", unique=True),
+        Index("ix_analyses_idempotency_key", "idempotency_key", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    customer_media_id: Mapped[str] = mapped_column(String(1024))
+    status: Mapped[str] = mapped_column(String(32))
+
+    # What the CMS asked for.
+    video_url: Mapped[str | None] = mapped_column(Text)
+    source_url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    transcript_url: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(32))
+    face_gallery_id: Mapped[str | None] = mapped_column(String(64))
+    result_types: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+    # What Valossa said, verbatim.
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    valossa_status: Mapped[str | None] = mapped_column(String(64))
+    media_transfer_status: Mapped[str | None] = mapped_column(String(64))
+    valossa_details: Mapped[str | None] = mapped_column(Text)
+
+    # Work scheduling: due time, lease, failures in a row, the submission intent.
+    next_attempt_at: Mapped[datetime | None]
+    claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    submit_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    submit_started_at: Mapped[datetime | None]
+    status_checks: Mapped[int] = mapped_column(default=0, server_default="0")
+    deadline_at: Mapped[datetime | None]
+    overdue_since: Mapped[datetime | None]
+
+    error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None]
+
+
+class AnalysisEvent(Base):
+    """One state change (or notable step) of an analysis, for the operator's history."""
+
+    __tablename__ = "analysis_events"
+    __table_args__ = (Index("ix_analysis_events_analysis", "analysis_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    analysis_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("analyses.id", ondelete="CASCADE"),
+    )
+    at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    valossa_status: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(128))
+
+
+class StoredResult(Base):
+    """A result type of an analysis: stored (bytes in result_chunks) or known to be absent."""
+
+    __tablename__ = "stored_results"
+
+    analysis_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("analyses.id", ondelete="CASCADE"), primary_key=True
+    )
+    result_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: "stored" or "absent" (Valossa has no such result for this job).
+    state: Mapped[str] = mapped_column(String(16))
+    content_type: Mapped[str | None] = mapped_column(String(128))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    metadata_format: Mapped[str | None] = mapped_column(String(32))
+    absent_reason: Mapped[str | None] = mapped_column(Text)
+    stored_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+
+
+class ResultChunk(Base):
+    """A piece of a stored result, so results stream in and out without being held whole."""
+
+    __tablename__ = "result_chunks"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["analysis_id", "result_type"],
+            ["stored_results.analysis_id", "stored_results.result_type"],
+            ondelete="CASCADE",
+            name="fk_result_chunks_stored_results",
+        ),
+    )
+
+    analysis_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    result_type: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Webhook(TimestampMixin, Base):
+    """A notification to the CMS that an analysis ended, delivered at least once (an outbox)."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (
+        Index("ix_webhooks_due", "next_attempt_at", postgresql_where=text("delivered_at IS NULL")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    analysis_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("analyses.id", ondelete="CASCADE")
+    )
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None]
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    gave_up_at: Mapped[datetime | None]

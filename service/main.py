@@ -1,0 +1,33 @@
+"""The HTTP application: create_app() is the composition root of the API process."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from service.api import health
+from service.errors import install_error_handlers
+from service.resources import open_resources
+from service.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the API app; its lifespan opens the database and the Valossa client."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_resources(settings) as resources:
+            app.state.resources = resources
+            yield
+
+    app = FastAPI(
+        title="valossa-ingest",
+        version="0.1.0",
+        summary="Analyse CMS media with Valossa; keep its metadata in Postgres.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,102 @@
+"""Process settings, read once from the environment and passed down (never read at import)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.urls import mask_password, normalize_database_url
+
+DEFAULT_VALOSSA_BASE_URL = "https://api.valossa.com"
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names the variable and never its secret value."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; the README lists them with their defaults."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    #: Postgres, as postgresql+psycopg://user:pass@host/db; unset means "embedded" in dev and tests.
+    database_url: SecretStr | None = None
+    #: Valossa API base URL, without /core/1.0.
+    valossa_base_url: str = DEFAULT_VALOSSA_BASE_URL
+    valossa_api_key: SecretStr | None = None
+    #: Where Valossa reaches us: callbacks go to PUBLIC_BASE_URL/callbacks/valossa/<token>.
+    public_base_url: str = "http://127.0.0.1:8080"
+    #: Comma-separated bearer tokens accepted from CMS clients.
+    ingest_api_tokens: SecretStr = SecretStr("")
+    #: Key for callback-URL tokens and outbound webhook signatures.
+    callback_signing_secret: SecretStr | None = None
+
+    #: At most this many analyses submitted to Valossa and unfinished at once (per API key).
+    valossa_max_in_flight: int = Field(default=20, ge=1)
+    valossa_timeout_s: float = Field(default=30.0, gt=0)
+    valossa_max_connections: int = Field(default=20, ge=1)
+    upload_parallelism: int = Field(default=4, ge=1, le=32)
+
+    #: How often the worker looks for due work.
+    tick_interval_s: float = Field(default=2.0, gt=0)
+    #: Bounds for the next status check; Valossa's poll_again_after_seconds is clamped into them.
+    poll_min_interval_s: float = Field(default=5.0, ge=0)
+    poll_max_interval_s: float = Field(default=600.0, gt=0)
+    #: How long a worker owns a claimed analysis before another may take it over.
+    lease_s: float = Field(default=120.0, gt=0)
+    #: Deadlines for non-terminal states; an analysis past one is flagged as overdue.
+    submit_deadline_s: float = Field(default=3600.0, gt=0)
+    analysis_deadline_s: float = Field(default=6 * 3600.0, gt=0)
+    #: Upper bound of the exponential backoff after transient errors.
+    max_backoff_s: float = Field(default=300.0, gt=0)
+    #: Run the worker's scheduler inside `serve` as well.
+    run_worker_in_api: bool = False
+
+    #: Where the CMS is told that an analysis ended (Standard Webhooks); unset disables webhooks.
+    cms_webhook_url: str | None = None
+    #: Sources we fetch ourselves may point at private/loopback addresses only when this is true.
+    allow_private_source_urls: bool = False
+
+    log_level: str = "INFO"
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _normalize_database_url(cls, value: object) -> object:
+        if isinstance(value, str):
+            return normalize_database_url(value) if value.strip() else None
+        if isinstance(value, SecretStr):
+            raw = value.get_secret_value()
+            return normalize_database_url(raw) if raw.strip() else None
+        return value
+
+    @property
+    def api_tokens(self) -> list[str]:
+        """The CMS bearer tokens, without empty entries."""
+        raw = self.ingest_api_tokens.get_secret_value()
+        return [token.strip() for token in raw.split(",") if token.strip()]
+
+    @property
+    def database_url_masked(self) -> str:
+        """DATABASE_URL with its password hidden, safe for logs and error messages."""
+        if self.database_url is None:
+            return "<embedded>"
+        return mask_password(self.database_url.get_secret_value())
+
+    def require(self, *names: str) -> None:
+        """Fail with a message naming each missing setting (by its environment variable)."""
+        missing = []
+        for name in names:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value in (None, ""):
+                missing.append(name.upper())
+        if missing:
+            raise SettingsError(f"missing required setting(s): {', '.join(missing)}")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; keyword overrides win (used by the CLI and tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
