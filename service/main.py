@@ -20,7 +20,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_resources(settings) as resources:
             app.state.resources = resources
-            yield
+            if settings.run_worker_in_api:
+                from service.worker import Worker
+
+                async with Worker(resources).running():
+                    yield
+            else:
+                yield
 
     app = FastAPI(
         title="valossa-ingest",

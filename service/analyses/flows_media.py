@@ -1,0 +1,127 @@
+"""Use cases of the CMS API on a media: its current state, its metadata, its erasure.
+
+A media (the CMS's `customer_media_id`) may be analysed many times; as at Valossa, the newest
+finished analysis is the media's current metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.analyses import queries
+from service.analyses.flows import view_of
+from service.analyses.results import ABSENT, STORED, ResultBody
+from service.analyses.schemas import MediaView
+from service.analyses.states import AnalysisStatus
+from service.errors import Conflict, NotFound, Unavailable
+from service.valossa import ResultType, ValossaClient, ValossaError, ValossaNotFound
+
+log = logging.getLogger(__name__)
+
+#: How far back list_jobs looks for jobs of a crashed submission that we never recorded.
+ORPHAN_SEARCH_JOBS = 1000
+
+
+async def media_view(session: AsyncSession, customer_media_id: str) -> MediaView:
+    """The media's latest analysis, its status, and what its current metadata holds."""
+    latest = await queries.latest_of_media(session, customer_media_id)
+    if latest is None:
+        raise NotFound(f"no analysis for customer_media_id {customer_media_id!r}")
+    current = await queries.latest_of_media(
+        session, customer_media_id, status=AnalysisStatus.FINISHED
+    )
+    stored: list[str] = []
+    if current is not None:
+        records = (await queries.results_of(session, [current.id])).get(current.id, [])
+        kept = {r.result_type for r in records if r.state == STORED}
+        stored = [t.value for t in ResultType if t.value in kept]
+    return MediaView(
+        customer_media_id=customer_media_id,
+        status=AnalysisStatus(latest.status),
+        latest_analysis=await view_of(session, latest),
+        current_analysis_id=current.id if current is not None else None,
+        result_types=stored,
+        analyses_count=await queries.count_of_media(session, customer_media_id),
+    )
+
+
+async def metadata_body(
+    session: AsyncSession, customer_media_id: str, result_type: ResultType
+) -> ResultBody:
+    """What to stream for one result type of the media's current metadata, or a 404 reason."""
+    current = await queries.latest_of_media(
+        session, customer_media_id, status=AnalysisStatus.FINISHED
+    )
+    if current is None:
+        latest = await queries.latest_of_media(session, customer_media_id)
+        if latest is None:
+            raise NotFound(
+                f"no analysis for customer_media_id {customer_media_id!r}", reason="unknown_media"
+            )
+        raise NotFound(
+            f"no finished analysis yet for customer_media_id {customer_media_id!r}; "
+            f"the latest analysis is {latest.status}",
+            reason="not_finished",
+            analysis_status=latest.status,
+        )
+    if result_type.value not in current.result_types:
+        raise NotFound(
+            f"{result_type.value} was not requested in the current analysis of this media "
+            f"(requested: {', '.join(current.result_types)})",
+            reason="type_not_requested",
+        )
+    record = await queries.stored_result(session, current.id, result_type.value)
+    if record is None or record.state == ABSENT or record.sha256 is None:
+        why = f": {record.absent_reason}" if record is not None and record.absent_reason else ""
+        raise NotFound(
+            f"Valossa produced no {result_type.value} for this media{why}", reason="type_absent"
+        )
+    return ResultBody(
+        analysis_id=current.id,
+        result_type=record.result_type,
+        content_type=record.content_type or "application/octet-stream",
+        size_bytes=record.size_bytes or 0,
+        sha256=record.sha256,
+    )
+
+
+async def delete_media(
+    session: AsyncSession, valossa: ValossaClient, customer_media_id: str
+) -> None:
+    """Delete the media's Valossa jobs (recorded or orphaned), then every row we hold about it."""
+    analyses = await queries.lock_media(session, customer_media_id)
+    if any(a.status == AnalysisStatus.SUBMITTING for a in analyses):
+        # new_job may be on its way: deleting now could leave a job at Valossa we never erase.
+        raise Conflict(
+            "an analysis of this media is being submitted to Valossa; retry the delete in a few "
+            "seconds"
+        )
+    job_ids = [a.job_id for a in analyses if a.job_id is not None]
+    try:
+        listed = await valossa.list_jobs(show_media_info=True, n_jobs=ORPHAN_SEARCH_JOBS)
+        job_ids += [
+            job.job_id
+            for job in listed.jobs
+            if job.customer_media_id == customer_media_id and job.job_id not in job_ids
+        ]
+        for job_id in job_ids:
+            await _delete_job(valossa, job_id)
+    except ValossaError as exc:
+        log.warning("delete media: Valossa unavailable (%s)", type(exc).__name__)
+        raise Unavailable(
+            "Valossa could not be reached to delete this media's jobs; nothing of ours was "
+            "deleted, retry later"
+        ) from None
+    deleted = await queries.delete_media(session, customer_media_id)
+    log.info(
+        "deleted media %r: %d analyses, %d Valossa jobs", customer_media_id, deleted, len(job_ids)
+    )
+
+
+async def _delete_job(valossa: ValossaClient, job_id: str) -> None:
+    try:
+        await valossa.delete_job(job_id=job_id)
+    except ValossaNotFound:
+        pass  # already gone: what we wanted

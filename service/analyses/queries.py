@@ -1,0 +1,141 @@
+"""The SQL of the CMS-facing API: plain functions over a session, no commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.analyses.models import Analysis, AnalysisEvent, StoredResult
+from service.analyses.states import AnalysisStatus
+
+
+async def get_analysis(
+    session: AsyncSession, analysis_id: uuid.UUID, *, for_update: bool = False
+) -> Analysis | None:
+    """One analysis by id (locked for the transaction when `for_update`)."""
+    query = select(Analysis).where(Analysis.id == analysis_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.scalars(query.execution_options(populate_existing=True))).one_or_none()
+
+
+async def by_idempotency_key(session: AsyncSession, key: str) -> Analysis | None:
+    """The analysis created with this Idempotency-Key, if any."""
+    return await session.scalar(select(Analysis).where(Analysis.idempotency_key == key))
+
+
+async def results_of(
+    session: AsyncSession, analysis_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[StoredResult]]:
+    """The stored-result records of several analyses, by analysis id."""
+    found: dict[uuid.UUID, list[StoredResult]] = defaultdict(list)
+    if not analysis_ids:
+        return found
+    rows = await session.scalars(
+        select(StoredResult)
+        .where(StoredResult.analysis_id.in_(analysis_ids))
+        .order_by(StoredResult.analysis_id, StoredResult.result_type)
+    )
+    for row in rows:
+        found[row.analysis_id].append(row)
+    return found
+
+
+async def events_of(session: AsyncSession, analysis_id: uuid.UUID) -> list[AnalysisEvent]:
+    """The history of an analysis, oldest first."""
+    rows = await session.scalars(
+        select(AnalysisEvent)
+        .where(AnalysisEvent.analysis_id == analysis_id)
+        .order_by(AnalysisEvent.id)
+    )
+    return list(rows)
+
+
+async def page_of_analyses(
+    session: AsyncSession,
+    *,
+    customer_media_id: str | None,
+    status: AnalysisStatus | None,
+    before: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[Analysis]:
+    """Up to `limit` analyses, newest first, strictly after the keyset position `before`."""
+    query = select(Analysis)
+    if customer_media_id is not None:
+        query = query.where(Analysis.customer_media_id == customer_media_id)
+    if status is not None:
+        query = query.where(Analysis.status == status)
+    if before is not None:
+        query = query.where(tuple_(Analysis.created_at, Analysis.id) < tuple_(*before))
+    query = query.order_by(Analysis.created_at.desc(), Analysis.id.desc()).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def latest_of_media(
+    session: AsyncSession, customer_media_id: str, *, status: AnalysisStatus | None = None
+) -> Analysis | None:
+    """The newest analysis of a media (optionally only among those in `status`)."""
+    query = select(Analysis).where(Analysis.customer_media_id == customer_media_id)
+    if status is not None:
+        query = query.where(Analysis.status == status)
+    query = query.order_by(Analysis.created_at.desc(), Analysis.id.desc()).limit(1)
+    return await session.scalar(query)
+
+
+async def count_of_media(session: AsyncSession, customer_media_id: str) -> int:
+    """How many analyses a media has."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Analysis)
+        .where(Analysis.customer_media_id == customer_media_id)
+    )
+    return count or 0
+
+
+async def stored_result(
+    session: AsyncSession, analysis_id: uuid.UUID, result_type: str
+) -> StoredResult | None:
+    """The record of one result type of an analysis."""
+    return await session.get(StoredResult, (analysis_id, result_type))
+
+
+async def lock_media(session: AsyncSession, customer_media_id: str) -> list[Analysis]:
+    """Every analysis of a media, locked for the transaction."""
+    rows = await session.scalars(
+        select(Analysis)
+        .where(Analysis.customer_media_id == customer_media_id)
+        .order_by(Analysis.created_at, Analysis.id)
+        .with_for_update()
+    )
+    return list(rows)
+
+
+async def delete_media(session: AsyncSession, customer_media_id: str) -> int:
+    """Delete a media's analyses; events, results, chunks and webhooks go by cascade."""
+    result = await session.execute(
+        delete(Analysis).where(Analysis.customer_media_id == customer_media_id)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def make_due_if_submitted(session: AsyncSession, analysis_id: uuid.UUID) -> Analysis | None:
+    """Make a submitted analysis due for a status check now; None if it is not submitted."""
+    result = await session.scalars(
+        update(Analysis)
+        .where(Analysis.id == analysis_id, Analysis.status == AnalysisStatus.SUBMITTED)
+        .values(next_attempt_at=func.now())
+        .returning(Analysis)
+        .execution_options(populate_existing=True)
+    )
+    return result.one_or_none()
+
+
+async def exists(session: AsyncSession, analysis_id: uuid.UUID) -> bool:
+    """True if the analysis exists."""
+    found = await session.scalar(select(Analysis.id).where(Analysis.id == analysis_id))
+    return found is not None

@@ -1,0 +1,129 @@
+"""Stored results: streamed into chunk rows as Valossa sends them, streamed back byte-identical."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.analyses.models import ResultChunk, StoredResult
+from service.db import SessionMaker
+
+#: Size of one stored chunk: large enough for few rows, small enough to keep memory flat.
+CHUNK_BYTES = 1024 * 1024
+
+STORED = "stored"
+ABSENT = "absent"
+
+#: Content types we serve per result type (Valossa's own header is kept when it sends one).
+DEFAULT_CONTENT_TYPES = {
+    "speech_to_text_srt": "application/x-subrip; charset=utf-8",
+    "speech_to_text_vtt": "text/vtt; charset=utf-8",
+    "speech_to_text_ttml": "application/ttml+xml; charset=utf-8",
+    "speech_to_text_avid_txt": "text/plain; charset=utf-8",
+}
+
+_FORMAT = re.compile(rb'"metadata_format(?:_version)?"\s*:\s*"([^"]{1,32})"')
+
+
+def content_type_for(result_type: str, served: str | None) -> str:
+    """The content type to store: Valossa's, or ours when Valossa sent none."""
+    if served and served.split(";")[0].strip() not in ("", "application/octet-stream"):
+        return served
+    return DEFAULT_CONTENT_TYPES.get(result_type, "application/json")
+
+
+async def store_result(
+    session: AsyncSession,
+    analysis_id: uuid.UUID,
+    result_type: str,
+    content: AsyncIterable[bytes],
+    *,
+    content_type: str,
+) -> StoredResult:
+    """Write a result into the session's transaction, chunk by chunk, and return its record."""
+    await session.execute(
+        delete(StoredResult).where(
+            StoredResult.analysis_id == analysis_id, StoredResult.result_type == result_type
+        )
+    )
+    record = StoredResult(
+        analysis_id=analysis_id, result_type=result_type, state=STORED, content_type=content_type
+    )
+    session.add(record)
+    await session.flush()
+    digest = hashlib.sha256()
+    size = 0
+    seq = 0
+    head = b""
+    buffer = bytearray()
+    async for piece in content:
+        digest.update(piece)
+        size += len(piece)
+        if len(head) < 4096:
+            head += piece[: 4096 - len(head)]
+        buffer += piece
+        while len(buffer) >= CHUNK_BYTES:
+            await _insert_chunk(session, record, seq, bytes(buffer[:CHUNK_BYTES]))
+            del buffer[:CHUNK_BYTES]
+            seq += 1
+    if buffer or seq == 0:
+        await _insert_chunk(session, record, seq, bytes(buffer))
+    record.size_bytes = size
+    record.sha256 = digest.hexdigest()
+    match = _FORMAT.search(head)
+    record.metadata_format = match.group(1).decode() if match else None
+    return record
+
+
+async def _insert_chunk(session: AsyncSession, record: StoredResult, seq: int, data: bytes) -> None:
+    await session.execute(
+        insert(ResultChunk).values(
+            analysis_id=record.analysis_id, result_type=record.result_type, seq=seq, data=data
+        )
+    )
+
+
+def record_absent(
+    session: AsyncSession, analysis_id: uuid.UUID, result_type: str, reason: str
+) -> None:
+    """Remember that Valossa has no such result for this job (so it is not asked again)."""
+    session.add(
+        StoredResult(
+            analysis_id=analysis_id, result_type=result_type, state=ABSENT, absent_reason=reason
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ResultBody:
+    """What is needed to serve a stored result before streaming its bytes."""
+
+    analysis_id: uuid.UUID
+    result_type: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+
+
+async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIterator[bytes]:
+    """Yield a stored result's bytes chunk by chunk, one short query per chunk."""
+    seq = 0
+    while True:
+        async with sessionmaker() as session:
+            data = await session.scalar(
+                select(ResultChunk.data).where(
+                    ResultChunk.analysis_id == body.analysis_id,
+                    ResultChunk.result_type == body.result_type,
+                    ResultChunk.seq == seq,
+                )
+            )
+        if data is None:
+            return
+        yield data
+        seq += 1

@@ -1,0 +1,173 @@
+"""The worker: APScheduler ticks that claim due work in Postgres and carry it one step further.
+
+Every replica ticks; Postgres decides who does what (leases claimed with SKIP LOCKED), so the
+scheduler's own job store is never shared. A callback NOTIFYs `valossa_ingest_due` so that a tick
+runs at once instead of at the next interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import psycopg
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.engine import make_url
+
+from service.analyses.claims import claim_backlog, claim_due, flag_overdue
+from service.analyses.models import Analysis
+from service.analyses.reconcile import check_status, fetch_results
+from service.analyses.states import AnalysisStatus
+from service.analyses.submission import submit, upload_source
+from service.analyses.webhooks import deliver_due_webhooks
+from service.analyses.work import Step
+from service.resources import Resources, open_resources
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: How many analyses one tick claims, and how many it works on at once.
+CLAIM_BATCH = 50
+CONCURRENCY = 10
+
+
+def worker_name() -> str:
+    """A name unique to this process, recorded in claims and events."""
+    return f"worker:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Runs ticks: backlog submission, due status checks, results, sweeps and webhooks."""
+
+    def __init__(self, resources: Resources, *, name: str | None = None) -> None:
+        self.step = Step(resources, worker=name or worker_name())
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._tick_lock = asyncio.Lock()
+        self._running: set[asyncio.Task[None]] = set()
+
+    @property
+    def name(self) -> str:
+        return self.step.worker
+
+    async def tick(self) -> None:
+        """One round of work; never raises (one bad analysis must not stop the loop)."""
+        if self._tick_lock.locked():
+            return
+        async with self._tick_lock:
+            try:
+                await self._tick()
+            except Exception:
+                log.exception("worker tick failed; the next tick tries again")
+
+    async def _tick(self) -> None:
+        settings = self.step.settings
+        async with self.step.transaction() as session:
+            await flag_overdue(session, self.step.lifecycle)
+        async with self.step.transaction() as session:
+            backlog = await claim_backlog(
+                session,
+                self.step.lifecycle,
+                max_in_flight=settings.valossa_max_in_flight,
+                lease=self.step.lease,
+                submit_deadline=timedelta(seconds=settings.submit_deadline_s),
+            )
+        async with self.step.transaction() as session:
+            due = await claim_due(
+                session, worker=self.name, lease=self.step.lease, limit=CLAIM_BATCH
+            )
+        await asyncio.gather(*(self._work_on(analysis) for analysis in [*backlog, *due]))
+        await deliver_due_webhooks(self.step)
+
+    async def _work_on(self, analysis: Analysis) -> None:
+        async with self._slots:
+            try:
+                await self._advance(analysis)
+            except Exception:
+                log.exception("analysis %s: step failed; it will be retried", analysis.id)
+                with contextlib.suppress(Exception):
+                    await self.step.retry_later(analysis.id, "internal error in worker step")
+
+    async def _advance(self, analysis: Analysis) -> None:
+        status = AnalysisStatus(analysis.status)
+        if status is AnalysisStatus.UPLOADING:
+            await upload_source(self.step, analysis)
+        elif status is AnalysisStatus.SUBMITTING:
+            await submit(self.step, analysis)
+        elif status is AnalysisStatus.SUBMITTED:
+            await check_status(self.step, analysis)
+        elif status is AnalysisStatus.FETCHING_RESULTS:
+            await fetch_results(self.step, analysis)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Tick on an interval (and at once on NOTIFY) while the context is open."""
+        scheduler = AsyncIOScheduler()
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self.step.settings.tick_interval_s,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            id="tick",
+        )
+        scheduler.start()
+        listener = asyncio.create_task(self._listen())
+        try:
+            yield
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            scheduler.shutdown(wait=False)
+            # Finish the tick under way, so claimed analyses are released, not left to expire.
+            async with self._tick_lock:
+                pass
+
+    async def _listen(self) -> None:
+        url = self.step.settings.database_url
+        assert url is not None
+        libpq = make_url(url.get_secret_value()).set(drivername="postgresql")
+        dsn = libpq.render_as_string(hide_password=False)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                    await conn.execute("LISTEN valossa_ingest_due")
+                    async for _ in conn.notifies():
+                        asyncio.create_task(self.tick())  # noqa: RUF006 - tick guards itself
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("LISTEN connection lost (%s); reconnecting", type(exc).__name__)
+                await asyncio.sleep(2.0)
+
+
+async def run_worker(settings: Settings, *, health_port: int = 8081) -> None:
+    """The worker process: tick until SIGTERM/SIGINT, serving health probes meanwhile."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with open_resources(settings) as resources:
+        worker = Worker(resources)
+        log.info("worker %s started", worker.name)
+        async with contextlib.AsyncExitStack() as stack:
+            if health_port:
+                from service.health_app import create_health_app
+                from service.serving import serve_in_background
+
+                await stack.enter_async_context(
+                    serve_in_background(
+                        create_health_app(resources), host="0.0.0.0", port=health_port
+                    )
+                )
+            await stack.enter_async_context(worker.running())
+            await stop.wait()
+            log.info("worker %s stopping", worker.name)
