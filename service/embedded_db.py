@@ -29,7 +29,7 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, *, cleanup: bool) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         # "stop" keeps the data for the next run; "delete" is for throw-away test clusters.
-        self._server: Any = pgserver.get_server(
+        self._server: Any = pgserver.get_server(  # type: ignore[attr-defined]
             data_dir, cleanup_mode="delete" if cleanup else "stop"
         )
         self.data_dir = data_dir

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import uvicorn
@@ -22,6 +22,14 @@ class LiveServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+
+class _BackgroundServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to whoever owns the loop (the CLI or pytest)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
@@ -54,9 +62,7 @@ async def serve_in_background(
         access_log=False,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
-    # Signal handling belongs to whoever owns the loop (the CLI or pytest), not to this server.
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = _BackgroundServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started:

@@ -61,7 +61,7 @@ def transition(current: AnalysisStatus, target: AnalysisStatus) -> AnalysisStatu
     return target
 
 
-#: Valossa job_status values that end a job; any other value (even an unknown one) means "ask again".
+#: Valossa job_status values that end a job; any other value (even an unknown one): "ask again".
 VALOSSA_FINISHED = "finished"
 VALOSSA_ERROR = "error"
 VALOSSA_CANCELED = "canceled"

@@ -1,4 +1,4 @@
-"""End-to-end fixtures: the emulator, a media server, our API and workers, all over loopback HTTP."""
+"""End-to-end fixtures: the emulator, a media server, our API and workers, over loopback."""
 
 from __future__ import annotations
 
@@ -128,19 +128,19 @@ async def stack(settings: Settings, emulator: Emulator) -> AsyncIterator[Stack]:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, interval: float = 0.1
+    check: Callable[[], Awaitable[bool]], *, within: float = 30.0, interval: float = 0.1
 ) -> None:
-    """Wait until `check` is true; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+    """Wait until `check` is true; fail the test after `within` seconds."""
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if await check():
             return
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
+    raise AssertionError(f"condition not met within {within}s")
 
 
 async def wait_for_status(
-    api: httpx.AsyncClient, analysis_id: str, statuses: set[str], timeout: float = 30.0
+    api: httpx.AsyncClient, analysis_id: str, statuses: set[str], within: float = 30.0
 ) -> dict[str, Any]:
     """Poll our API until the analysis reaches one of `statuses`; return the resource."""
     seen: dict[str, Any] = {}
@@ -151,7 +151,7 @@ async def wait_for_status(
         return seen.get("status") in statuses
 
     try:
-        await eventually(reached, timeout=timeout)
+        await eventually(reached, within=within)
     except AssertionError:
         raise AssertionError(f"analysis stuck: {seen}") from None
     return seen

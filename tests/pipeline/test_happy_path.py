@@ -130,4 +130,3 @@ async def test_non_video_fails_with_valossas_details(stack: Stack, media_url: st
     assert done["status"] == "failed"
     assert done["error"]
     assert done["valossa"]["status"] == "error"
-

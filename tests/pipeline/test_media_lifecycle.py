@@ -65,5 +65,5 @@ async def test_delete_removes_valossa_jobs_and_our_rows(
     async def gone() -> bool:
         return not [j for j in await emulator.jobs() if j["customer_media_id"] == "erase-me"]
 
-    await eventually(gone, timeout=5)
+    await eventually(gone, within=5)
     assert (await stack.api.delete("/v1/media/erase-me")).status_code == 204

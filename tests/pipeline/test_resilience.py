@@ -54,11 +54,13 @@ async def test_duplicate_callbacks_do_no_harm(
         await stack.start_worker(workers, "w1")
         analysis_id = await _create(stack, "dup-cb", media_url)
         await wait_for_status(stack.api, analysis_id, {"finished"})
-        sent = [cb for cb in await emulator.callbacks()]
+        sent = list(await emulator.callbacks())
         assert sent, "the emulator sent no callback"
         for _ in range(3):
-            again = await stack.api.post(sent[0]["url"].replace(stack.settings.public_base_url, ""),
-                                         json={"job_id": "x", "status": "error"})
+            again = await stack.api.post(
+                sent[0]["url"].replace(stack.settings.public_base_url, ""),
+                json={"job_id": "x", "status": "error"},
+            )
             assert again.status_code == 200
         await asyncio.sleep(0.5)
         after = (await stack.api.get(f"/v1/analyses/{analysis_id}")).json()
