@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from service.api import health
+from service.api import analyses, callbacks, health, media
+from service.api.limits import BodySizeLimit
 from service.errors import install_error_handlers
 from service.resources import open_resources
 from service.settings import Settings
@@ -35,5 +36,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
+    app.include_router(analyses.router)
+    app.include_router(media.router)
+    app.include_router(callbacks.router)
     return app

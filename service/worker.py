@@ -33,9 +33,10 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: How many analyses one tick claims, and how many it works on at once.
-CLAIM_BATCH = 50
+#: How many analyses one worker works on at once.
 CONCURRENCY = 10
+#: How long a stopping worker lets its steps under way finish (Kubernetes grants 30-60 s).
+SHUTDOWN_GRACE_S = 20.0
 
 
 def worker_name() -> str:
@@ -44,13 +45,16 @@ def worker_name() -> str:
 
 
 class Worker:
-    """Runs ticks: backlog submission, due status checks, results, sweeps and webhooks."""
+    """Runs ticks: backlog submission, due status checks, results, sweeps and webhooks.
+
+    A tick claims only as many analyses as this worker has free slots, and works on them in
+    tasks of their own, so one slow upload never holds up the status checks of the others.
+    """
 
     def __init__(self, resources: Resources, *, name: str | None = None) -> None:
         self.step = Step(resources, worker=name or worker_name())
-        self._slots = asyncio.Semaphore(CONCURRENCY)
         self._tick_lock = asyncio.Lock()
-        self._running: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def name(self) -> str:
@@ -70,29 +74,45 @@ class Worker:
         settings = self.step.settings
         async with self.step.transaction() as session:
             await flag_overdue(session, self.step.lifecycle)
-        async with self.step.transaction() as session:
-            backlog = await claim_backlog(
-                session,
-                self.step.lifecycle,
-                max_in_flight=settings.valossa_max_in_flight,
-                lease=self.step.lease,
-                submit_deadline=timedelta(seconds=settings.submit_deadline_s),
-            )
-        async with self.step.transaction() as session:
-            due = await claim_due(
-                session, worker=self.name, lease=self.step.lease, limit=CLAIM_BATCH
-            )
-        await asyncio.gather(*(self._work_on(analysis) for analysis in [*backlog, *due]))
+        free = CONCURRENCY - len(self._tasks)
+        claimed: list[Analysis] = []
+        if free > 0:
+            async with self.step.transaction() as session:
+                claimed += await claim_backlog(
+                    session,
+                    self.step.lifecycle,
+                    max_in_flight=settings.valossa_max_in_flight,
+                    lease=self.step.lease,
+                    submit_deadline=timedelta(seconds=settings.submit_deadline_s),
+                    limit=free,
+                )
+        free -= len(claimed)
+        if free > 0:
+            async with self.step.transaction() as session:
+                claimed += await claim_due(
+                    session, worker=self.name, lease=self.step.lease, limit=free
+                )
+        for analysis in claimed:
+            task = asyncio.create_task(self._work_on(analysis))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         await deliver_due_webhooks(self.step)
 
     async def _work_on(self, analysis: Analysis) -> None:
-        async with self._slots:
-            try:
-                await self._advance(analysis)
-            except Exception:
-                log.exception("analysis %s: step failed; it will be retried", analysis.id)
-                with contextlib.suppress(Exception):
-                    await self.step.retry_later(analysis.id, "internal error in worker step")
+        try:
+            await self._advance(analysis)
+        except Exception:
+            log.exception("analysis %s: step failed; it will be retried", analysis.id)
+            with contextlib.suppress(Exception):
+                await self.step.retry_later(analysis.id, "internal error in worker step")
+        # Work is often due again at once (results after "finished"); don't wait for the interval.
+        self.wake()
+
+    def wake(self) -> None:
+        """Run a tick soon (after a callback's NOTIFY, or when a slot frees up)."""
+        task = asyncio.create_task(self.tick())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _advance(self, analysis: Analysis) -> None:
         status = AnalysisStatus(analysis.status)
@@ -108,6 +128,9 @@ class Worker:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Tick on an interval (and at once on NOTIFY) while the context is open."""
+        # A tick that outlasts the interval makes APScheduler warn on every skipped run; the
+        # overlap is by design (tick() guards itself), so only its errors are worth logging.
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         scheduler = AsyncIOScheduler()
         scheduler.add_job(
             self.tick,
@@ -127,9 +150,19 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
             scheduler.shutdown(wait=False)
-            # Finish the tick under way, so claimed analyses are released, not left to expire.
-            async with self._tick_lock:
-                pass
+            await self._drain()
+
+    async def _drain(self) -> None:
+        """Let the steps under way finish (each ends by releasing its claim), within a bound."""
+        async with self._tick_lock:
+            pending = {t for t in self._tasks if t is not asyncio.current_task()}
+            if pending:
+                log.info("waiting for %d step(s) to finish", len(pending))
+                done, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
+                for task in still:
+                    task.cancel()
+                # A cancelled step keeps its claim; the lease makes it due again elsewhere.
+                await asyncio.gather(*still, return_exceptions=True)
 
     async def _listen(self) -> None:
         url = self.step.settings.database_url
@@ -141,7 +174,7 @@ class Worker:
                 async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
                     await conn.execute("LISTEN valossa_ingest_due")
                     async for _ in conn.notifies():
-                        asyncio.create_task(self.tick())  # noqa: RUF006 - tick guards itself
+                        self.wake()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -37,13 +37,14 @@ async def claim_backlog(
     max_in_flight: int,
     lease: timedelta,
     submit_deadline: timedelta,
+    limit: int = 100,
 ) -> list[Analysis]:
     """Move the oldest pending analyses into free in-flight slots and claim them for this worker."""
     await session.execute(select(func.pg_advisory_xact_lock(SUBMISSION_LOCK)))
     in_flight = await session.scalar(
         select(func.count()).select_from(Analysis).where(Analysis.status.in_(IN_FLIGHT))
     )
-    free = max_in_flight - (in_flight or 0)
+    free = min(limit, max_in_flight - (in_flight or 0))
     if free <= 0:
         return []
     now = utcnow()
@@ -99,7 +100,9 @@ async def lock_claimed(
     session: AsyncSession, analysis_id: uuid.UUID, worker: str
 ) -> Analysis | None:
     """Re-read a claimed analysis under a row lock; None if it is gone or no longer ours."""
-    analysis = await session.get(Analysis, analysis_id, with_for_update=True, populate_existing=True)
+    analysis = await session.get(
+        Analysis, analysis_id, with_for_update=True, populate_existing=True
+    )
     if analysis is None or analysis.claimed_by != worker:
         return None
     if analysis.status in TERMINAL:

@@ -55,6 +55,8 @@ async def cancel_analysis(
         assert status in TERMINAL
         raise Conflict(f"the analysis has already ended ({status})", analysis_status=status)
     await session.flush()
+    # updated_at is set by the database on flush; load it without lazy I/O.
+    await session.refresh(analysis, ["updated_at"])
     return await view_of(session, analysis)
 
 

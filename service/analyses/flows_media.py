@@ -6,6 +6,7 @@ finished analysis is the media's current metadata.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -121,7 +122,5 @@ async def delete_media(
 
 
 async def _delete_job(valossa: ValossaClient, job_id: str) -> None:
-    try:
+    with contextlib.suppress(ValossaNotFound):  # already gone: what we wanted
         await valossa.delete_job(job_id=job_id)
-    except ValossaNotFound:
-        pass  # already gone: what we wanted

@@ -65,6 +65,10 @@ async def check_status(step: Step, analysis: Analysis) -> None:
                 )
             if changed:
                 step.lifecycle.note(session, locked, f"Valossa status: {status.status}")
+            # A callback during this check moved next_attempt_at from our lease end to now.
+            if locked.next_attempt_at is not None and locked.next_attempt_at <= step.now():
+                step.release(locked, delay_s=0)
+                return
             wait = poll_delay(
                 status.poll_again_after_seconds,
                 min_s=step.settings.poll_min_interval_s,

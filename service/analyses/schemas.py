@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from service.analyses.models import Analysis, AnalysisEvent, StoredResult
 from service.analyses.states import TERMINAL, AnalysisStatus
@@ -21,7 +28,6 @@ DEFAULT_RESULT_TYPES: tuple[ResultType, ...] = (
     ResultType.SPEECH_TO_TEXT_TTML,
     ResultType.SPEECH_TO_TEXT_AVID_TXT,
 )
-
 
 
 def _url_of(*schemes: str) -> AfterValidator:

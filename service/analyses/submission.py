@@ -17,7 +17,7 @@ import httpx
 
 from service.analyses.claims import lock_claimed, renew_lease
 from service.analyses.models import Analysis
-from service.analyses.sources import check_source_url
+from service.analyses.sources import UnsafeSourceUrl, check_source_url
 from service.analyses.states import AnalysisStatus
 from service.analyses.work import Step
 from service.valossa import (
@@ -53,7 +53,7 @@ async def upload_source(step: Step, analysis: Analysis) -> None:
             url = await upload_file(
                 step.valossa, body, size=size, parallelism=step.settings.upload_parallelism
             )
-    except SourceError as exc:
+    except (SourceError, UnsafeSourceUrl) as exc:
         await step.fail(analysis.id, f"cannot read source_url: {exc}")
         return
     except ValossaApiError as exc:

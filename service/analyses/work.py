@@ -29,7 +29,9 @@ class Step:
     def __init__(self, resources: Resources, *, worker: str) -> None:
         self.resources = resources
         self.worker = worker
-        self.lifecycle = Lifecycle(actor=worker, notify_cms=bool(resources.settings.cms_webhook_url))
+        self.lifecycle = Lifecycle(
+            actor=worker, notify_cms=bool(resources.settings.cms_webhook_url)
+        )
 
     @property
     def settings(self) -> Settings:

@@ -111,7 +111,7 @@ async def test_media_without_speech_records_absent_types_and_finishes(
         )
         done = await wait_for_status(stack.api, str(created["id"]), {"finished", "failed"})
     assert done["status"] == "finished", done
-    states = {r["type"]: r["state"] for r in done["results"]}
+    states = {name: result["state"] for name, result in done["results"].items()}
     assert states["core"] == "stored"
     assert states["speech_to_text_srt"] == "absent"
     missing = await stack.api.get(

@@ -180,7 +180,9 @@ async def test_in_flight_cap_holds_and_backlog_drains(
 async def test_valossa_storms_during_submission_and_polling(
     stack: Stack, emulator: Emulator, media_url: str
 ) -> None:
-    await emulator.configure(error_rate=0.3, throttle_rate=0.2, lost_response_rate=0.15)
+    await emulator.configure(
+        error_rate=0.25, throttle_rate=0.15, lost_response_rate=0.1, retry_after_s=0
+    )
     async with contextlib.AsyncExitStack() as workers:
         await stack.start_worker(workers, "w1")
         ids = [await _create(stack, f"storm-{n}", media_url) for n in range(5)]

@@ -1,0 +1,30 @@
+"""`/callbacks/valossa/{token}`: Valossa's end-of-job callback (no bearer token: Valossa calls)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from service.analyses import flows_callback
+from service.analyses.schemas import CallbackAck
+from service.api.deps import ResourcesDep, SessionDep
+
+router = APIRouter(prefix="/callbacks", tags=["callbacks"])
+
+
+@router.post(
+    "/valossa/{token}",
+    summary="Valossa's job callback",
+    responses={404: {"description": "Unknown or forged token"}},
+)
+async def valossa_callback(
+    token: str,
+    request: Request,
+    session: SessionDep,
+    resources: ResourcesDep,
+) -> CallbackAck:
+    """Called by Valossa when a job ends. The token in the URL identifies the analysis; the
+    body is only a hint, so the analysis is just made due for an immediate status check.
+    Duplicates are harmless."""
+    body = await request.body()
+    await flows_callback.receive_callback(session, resources.tokens, token, body)
+    return CallbackAck()

@@ -1,0 +1,77 @@
+"""HTTP representation of a stored result: ETag, conditional GET, gzip when accepted."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import AsyncIterator
+
+from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
+
+from service.analyses.results import ResultBody, stream_result
+from service.db import SessionMaker
+
+#: gzip container (header + deflate + trailer) for zlib.compressobj.
+GZIP_WBITS = 31
+
+
+def etag_of(body: ResultBody) -> str:
+    """The strong validator of a stored result: its sha256, quoted."""
+    return f'"{body.sha256}"'
+
+
+def matches(if_none_match: str | None, etag: str) -> bool:
+    """True if an If-None-Match header names `etag` (weak comparison, `*` matches anything)."""
+    if not if_none_match:
+        return False
+    for candidate in if_none_match.split(","):
+        tag = candidate.strip()
+        if tag == "*" or tag.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """True if Accept-Encoding allows gzip (explicitly or through `*`) with a q above 0."""
+    if not accept_encoding:
+        return False
+    weights: dict[str, float] = {}
+    for part in accept_encoding.split(","):
+        name, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if name:
+            weights[name.lower()] = q
+    if "gzip" in weights:
+        return weights["gzip"] > 0
+    return weights.get("*", 0.0) > 0
+
+
+async def gzipped(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Compress a byte stream into gzip on the fly (memory stays one chunk deep)."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, GZIP_WBITS)
+    async for chunk in chunks:
+        out = compressor.compress(chunk)
+        if out:
+            yield out
+    yield compressor.flush()
+
+
+def result_response(request: Request, sessionmaker: SessionMaker, body: ResultBody) -> Response:
+    """The stored bytes, byte-identical (or gzip of them), or 304 if the client has them."""
+    etag = etag_of(body)
+    headers = {"ETag": etag, "Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
+    if matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    chunks = stream_result(sessionmaker, body)
+    if accepts_gzip(request.headers.get("accept-encoding")):
+        headers["Content-Encoding"] = "gzip"
+        return StreamingResponse(gzipped(chunks), media_type=body.content_type, headers=headers)
+    headers["Content-Length"] = str(body.size_bytes)
+    return StreamingResponse(chunks, media_type=body.content_type, headers=headers)
