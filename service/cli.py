@@ -88,9 +88,7 @@ def migrate() -> None:
 def dev(
     port: Annotated[int, typer.Option(help="Port of the API.")] = 8080,
     emulator_port: Annotated[int, typer.Option(help="Port of the Valossa emulator.")] = 8100,
-    data_dir: Annotated[
-        Path | None, typer.Option(help="Embedded Postgres data directory.")
-    ] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Embedded Postgres data directory.")] = None,
 ) -> None:
     """Everything at once: embedded Postgres, the emulator, the API and the worker."""
     from service.devmode import run_dev
@@ -100,9 +98,9 @@ def dev(
 
 @app.command()
 def openapi(
-    output: Annotated[
-        Path, typer.Option(help="Where to write the spec ('-' for stdout).")
-    ] = Path("openapi/service.json"),
+    output: Annotated[Path, typer.Option(help="Where to write the spec ('-' for stdout).")] = Path(
+        "openapi/service.json"
+    ),
 ) -> None:
     """Export the OpenAPI spec of our HTTP API."""
     from service.main import create_app
@@ -123,3 +121,7 @@ def _register_emulator() -> None:
 
 
 _register_emulator()
+
+
+if __name__ == "__main__":
+    app()

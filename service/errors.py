@@ -11,8 +11,8 @@ ServiceError (500)
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request

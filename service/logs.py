@@ -55,3 +55,5 @@ def configure_logging(settings: Settings) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The readiness probe reads the migration state on every call; Alembic would log each time.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

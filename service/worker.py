@@ -158,7 +158,7 @@ class Worker:
             pending = {t for t in self._tasks if t is not asyncio.current_task()}
             if pending:
                 log.info("waiting for %d step(s) to finish", len(pending))
-                done, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
+                _, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
                 for task in still:
                     task.cancel()
                 # A cancelled step keeps its claim; the lease makes it due again elsewhere.
