@@ -57,3 +57,6 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # The readiness probe reads the migration state on every call; Alembic would log each time.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # APScheduler logs every run of the tick at INFO; our own steps log what happens.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)

@@ -62,6 +62,7 @@ async def serve_in_background(
         log_level=log_level,
         lifespan=lifespan,  # type: ignore[arg-type]
         access_log=False,
+        log_config=None,  # the process's own logging set-up applies
         timeout_graceful_shutdown=5,
     )
     server = _BackgroundServer(config)

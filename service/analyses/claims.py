@@ -6,6 +6,7 @@ Any number of worker replicas may tick at once; a row is worked on by the one re
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import timedelta
 
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.analyses.lifecycle import Lifecycle, utcnow
 from service.analyses.models import Analysis
 from service.analyses.states import IN_FLIGHT, TERMINAL, AnalysisStatus
+
+log = logging.getLogger(__name__)
 
 #: Serialises the in-flight count and the claim of backlog rows across replicas.
 SUBMISSION_LOCK = 0x5641_4C4F_5353_4101
@@ -140,6 +143,12 @@ async def flag_overdue(session: AsyncSession, lifecycle: Lifecycle) -> list[Anal
     for analysis in rows:
         analysis.overdue_since = utcnow()
         lifecycle.note(session, analysis, f"overdue: still {analysis.status} past its deadline")
+        log.warning(
+            "analysis %s (%s) is overdue: still %s past its deadline",
+            analysis.id,
+            analysis.customer_media_id,
+            analysis.status,
+        )
     return list(rows)
 
 

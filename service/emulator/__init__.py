@@ -1,0 +1,1 @@
+"""A local, faithful Valossa (Core + Training API) with fault injection, for tests and benches."""

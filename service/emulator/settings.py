@@ -1,0 +1,75 @@
+"""Emulator configuration: start-up settings from the environment and the run-time fault knobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The documented default chunk size of initialize_file_upload.
+DEFAULT_CHUNK_SIZE = 4_194_304
+
+
+class FaultConfig(BaseModel):
+    """The knobs that may change while the emulator runs (through `PATCH /_emulator/config`)."""
+
+    model_config = ConfigDict(validate_assignment=True, extra="forbid")
+
+    speed: float = Field(default=5.0, gt=0, description="Emulated seconds per wall second.")
+    callback_drop_rate: float = Field(default=0.0, ge=0, le=1)
+    callback_delay_s: float = Field(default=0.0, ge=0)
+    error_rate: float = Field(default=0.0, ge=0, le=1)
+    throttle_rate: float = Field(default=0.0, ge=0, le=1)
+    lost_response_rate: float = Field(default=0.0, ge=0, le=1)
+    latency_ms: float = Field(default=0.0, ge=0)
+    job_failure_rate: float = Field(default=0.0, ge=0, le=1)
+    seed: int | None = None
+    chunk_size: int = Field(default=DEFAULT_CHUNK_SIZE, gt=0)
+    retry_after_s: int = Field(default=1, ge=0, description="Retry-After of throttled answers.")
+    max_running_jobs_per_key: int = Field(
+        default=0,
+        ge=0,
+        description="Jobs beyond this many analysing per key wait on_hold; 0: none.",
+    )
+    callback_timeout_s: float = Field(default=10.0, gt=0)
+    callback_retry_delay_s: float = Field(default=1.0, ge=0)
+
+
+class EmulatorSettings(BaseSettings, FaultConfig):
+    """Everything the emulator reads at start-up; env names are `VALOSSA_EMULATOR_<FIELD>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VALOSSA_EMULATOR_", extra="ignore", validate_assignment=False
+    )
+
+    api_keys: SecretStr = SecretStr("dev-valossa-key")
+    data_dir: Path | None = Field(
+        default=None, description="Where uploads, media and results go; a fresh temp dir if unset."
+    )
+    s3_root: Path | None = Field(
+        default=None,
+        description="A local directory standing in for S3 (s3://bucket/key -> <root>/bucket/key); "
+        "s3:// URLs are refused while unset.",
+    )
+    tick_s: float = Field(default=0.05, gt=0, description="How often the job clock advances.")
+
+    @field_validator("api_keys")
+    @classmethod
+    def _at_least_one_key(cls, value: SecretStr) -> SecretStr:
+        if not split_keys(value):
+            raise ValueError("at least one API key is needed")
+        return value
+
+    def accepted_keys(self) -> list[str]:
+        """The accepted API keys, parsed from the comma-separated setting."""
+        return split_keys(self.api_keys)
+
+    def fault_config(self) -> FaultConfig:
+        """The run-time knobs, initialised from these settings."""
+        return FaultConfig.model_validate(self.model_dump(include=set(FaultConfig.model_fields)))
+
+
+def split_keys(value: SecretStr) -> list[str]:
+    """Split a comma-separated key list, dropping blanks."""
+    return [key.strip() for key in value.get_secret_value().split(",") if key.strip()]
