@@ -20,9 +20,7 @@ def alembic_config(database_url: str) -> Config:
     """An Alembic configuration for `database_url`, independent of the working directory."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option(
-        "file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s"
-    )
+    config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
     # ConfigParser interpolation would eat a % in a password.
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config

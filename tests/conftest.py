@@ -36,8 +36,10 @@ class DatabaseServer:
 
     def url_for(self, database: str, *, driver: str = "postgresql+psycopg") -> str:
         """The URL of `database` on this server."""
-        return make_url(self.admin_url).set(drivername=driver, database=database).render_as_string(
-            hide_password=False
+        return (
+            make_url(self.admin_url)
+            .set(drivername=driver, database=database)
+            .render_as_string(hide_password=False)
         )
 
     def create(self, prefix: str) -> str:
