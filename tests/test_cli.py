@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import httpx
 import psycopg
@@ -83,8 +82,8 @@ def test_migrate_brings_an_empty_database_to_head(empty_database: str) -> None:
 
 
 @pytest.fixture
-def ports() -> Iterator[tuple[int, int]]:
-    yield _free_port(), _free_port()
+def ports() -> tuple[int, int]:
+    return _free_port(), _free_port()
 
 
 def _wait_ready(url: str, process: subprocess.Popen[str]) -> None:

@@ -71,6 +71,7 @@ async def list_all_jobs(state: StateDep) -> dict[str, Any]:
                 "media_transfer_status": job.transfer,
                 "details": job.details,
                 "created_at": iso(job.created_at),
+                "ended_at": iso(job.ended_at) if job.ended_at else None,
                 "pinned": job.pinned,
                 "result_types": sorted(job.results),
             }

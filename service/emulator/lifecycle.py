@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from datetime import UTC, datetime
 
 from service.emulator.callbacks import notify_end
 from service.emulator.ingest import IngestError, MediaSources, ingest
@@ -151,6 +152,7 @@ def end_job(state: EmulatorState, job: Job, status: JobStatus, details: str | No
     """Put a job in an end state and send what is owed (canceled jobs notify nobody)."""
     job.status = status
     job.details = details
+    job.ended_at = datetime.now(UTC)
     job.pinned = False
     job.phase_elapsed = 0.0
     state.track(job)

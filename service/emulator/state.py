@@ -59,6 +59,7 @@ class Job:
     transcript: list[SrtCue] | None = None
     results: dict[str, Path] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
+    ended_at: datetime | None = None  #: when the job reached an end state (benchmarks use it)
 
 
 @dataclass(eq=False)
