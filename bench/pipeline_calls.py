@@ -131,7 +131,10 @@ async def run_naive(emulator_url: str, video_url: str, jobs: int, poll_s: float)
         async def follow(n: int) -> tuple[str, float]:
             media = NewJobMedia(video=MediaUrl(url=video_url))
             job_id = (await client.new_job(media=media)).job_id
-            while (await client.job_status(job_id=job_id)).status not in ("finished", "error"):
+            while True:
+                status = await client.job_status(job_id=job_id)
+                if status.status in ("finished", "error"):
+                    break
                 await asyncio.sleep(poll_s)
             for result_type in RESULT_TYPES:
                 async with client.job_results(job_id=job_id, type=result_type) as stream:
