@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import random
 import statistics
 import tempfile
 import time
@@ -97,6 +98,7 @@ async def run_pipeline(
             async with worker.running():
                 ids = []
                 for n in range(jobs):
+                    await asyncio.sleep(_stagger(n, jobs) - _stagger(n - 1, jobs) if n else 0)
                     body = {
                         "customer_media_id": f"bench-{drop}-{n}",
                         "video_url": video_url,
@@ -129,8 +131,11 @@ async def run_naive(emulator_url: str, video_url: str, jobs: int, poll_s: float)
         client = ValossaClient(http, api_key=KEY, base_url=emulator_url)
 
         async def follow(n: int) -> tuple[str, float]:
+            await asyncio.sleep(_stagger(n, jobs))
             media = NewJobMedia(video=MediaUrl(url=video_url))
             job_id = (await client.new_job(media=media)).job_id
+            # A cron-like poller's grid has nothing to do with when a job started.
+            await asyncio.sleep(random.uniform(0, poll_s))
             while True:
                 status = await client.job_status(job_id=job_id)
                 if status.status in ("finished", "error"):
@@ -146,6 +151,11 @@ async def run_naive(emulator_url: str, video_url: str, jobs: int, poll_s: float)
         ended = await _ended_at(admin)
     latencies = [stored - ended[job_id] for job_id, stored in done]
     return _summary(f"naive-{poll_s:g}s", counting.calls, jobs, latencies)
+
+
+def _stagger(n: int, jobs: int) -> float:
+    """Spread job starts over one second, so polls and job ends do not fall in lockstep."""
+    return n / jobs
 
 
 def _summary(name: str, calls: Counter[str], jobs: int, latencies: list[float]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.urls import mask_password, normalize_database_url
@@ -68,6 +68,15 @@ class Settings(BaseSettings):
             raw = value.get_secret_value()
             return normalize_database_url(raw) if raw.strip() else None
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlives_a_valossa_call(self) -> Settings:
+        # A claim that expires during a slow new_job would let a second worker submit again.
+        if self.lease_s <= 2 * self.valossa_timeout_s:
+            raise ValueError("LEASE_S must be more than twice VALOSSA_TIMEOUT_S")
+        if self.poll_min_interval_s > self.poll_max_interval_s:
+            raise ValueError("POLL_MIN_INTERVAL_S must not exceed POLL_MAX_INTERVAL_S")
+        return self
 
     @property
     def api_tokens(self) -> list[str]:

@@ -54,27 +54,36 @@ class Worker:
     def __init__(self, resources: Resources, *, name: str | None = None) -> None:
         self.step = Step(resources, worker=name or worker_name())
         self._tick_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._again = False
+        self._steps: set[asyncio.Task[None]] = set()
+        self._wakeups: set[asyncio.Task[None]] = set()
 
     @property
     def name(self) -> str:
         return self.step.worker
 
     async def tick(self) -> None:
-        """One round of work; never raises (one bad analysis must not stop the loop)."""
+        """One round of work; never raises (one bad analysis must not stop the loop).
+
+        A tick asked for while one runs is not dropped: the running tick goes round once more,
+        so a callback's wake-up is acted on at once, not at the next interval.
+        """
+        self._again = True
         if self._tick_lock.locked():
             return
         async with self._tick_lock:
-            try:
-                await self._tick()
-            except Exception:
-                log.exception("worker tick failed; the next tick tries again")
+            while self._again:
+                self._again = False
+                try:
+                    await self._tick()
+                except Exception:
+                    log.exception("worker tick failed; the next tick tries again")
 
     async def _tick(self) -> None:
         settings = self.step.settings
         async with self.step.transaction() as session:
             await flag_overdue(session, self.step.lifecycle)
-        free = CONCURRENCY - len(self._tasks)
+        free = CONCURRENCY - len(self._steps)
         claimed: list[Analysis] = []
         if free > 0:
             async with self.step.transaction() as session:
@@ -94,8 +103,8 @@ class Worker:
                 )
         for analysis in claimed:
             task = asyncio.create_task(self._work_on(analysis))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._steps.add(task)
+            task.add_done_callback(self._steps.discard)
         await deliver_due_webhooks(self.step)
 
     async def _work_on(self, analysis: Analysis) -> None:
@@ -111,8 +120,8 @@ class Worker:
     def wake(self) -> None:
         """Run a tick soon (after a callback's NOTIFY, or when a slot frees up)."""
         task = asyncio.create_task(self.tick())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._wakeups.add(task)
+        task.add_done_callback(self._wakeups.discard)
 
     async def _advance(self, analysis: Analysis) -> None:
         status = AnalysisStatus(analysis.status)
@@ -155,7 +164,7 @@ class Worker:
     async def _drain(self) -> None:
         """Let the steps under way finish (each ends by releasing its claim), within a bound."""
         async with self._tick_lock:
-            pending = {t for t in self._tasks if t is not asyncio.current_task()}
+            pending = set(self._steps)
             if pending:
                 log.info("waiting for %d step(s) to finish", len(pending))
                 _, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)

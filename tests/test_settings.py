@@ -75,3 +75,10 @@ def test_log_filter_redacts_every_configured_secret() -> None:
     )
     RedactSecrets(secret_values(settings)).filter(record)
     assert record.getMessage() == "key=*** token=***"
+
+
+def test_inconsistent_timing_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="LEASE_S"):
+        Settings(lease_s=30, valossa_timeout_s=30)
+    with pytest.raises(ValueError, match="POLL_MIN_INTERVAL_S"):
+        Settings(poll_min_interval_s=60, poll_max_interval_s=10)

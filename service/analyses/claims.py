@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.lifecycle import Lifecycle, utcnow
-from service.analyses.models import Analysis
+from service.analyses.models import Analysis, not_terminal
 from service.analyses.states import IN_FLIGHT, TERMINAL, AnalysisStatus
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,9 @@ async def claim_backlog(
     """Move the oldest pending analyses into free in-flight slots and claim them for this worker."""
     await session.execute(select(func.pg_advisory_xact_lock(SUBMISSION_LOCK)))
     in_flight = await session.scalar(
-        select(func.count()).select_from(Analysis).where(Analysis.status.in_(IN_FLIGHT))
+        select(func.count())
+        .select_from(Analysis)
+        .where(not_terminal(), Analysis.status.in_(IN_FLIGHT))
     )
     free = min(limit, max_in_flight - (in_flight or 0))
     if free <= 0:
@@ -54,7 +56,7 @@ async def claim_backlog(
     rows = (
         await session.scalars(
             select(Analysis)
-            .where(Analysis.status == AnalysisStatus.PENDING)
+            .where(not_terminal(), Analysis.status == AnalysisStatus.PENDING)
             .where((Analysis.next_attempt_at.is_(None)) | (Analysis.next_attempt_at <= now))
             .order_by(Analysis.created_at, Analysis.id)
             .limit(free)
@@ -79,7 +81,7 @@ async def claim_due(
     rows = (
         await session.scalars(
             select(Analysis)
-            .where(Analysis.status.in_(WORKING_STATES))
+            .where(not_terminal(), Analysis.status.in_(WORKING_STATES))
             .where(Analysis.next_attempt_at <= now)
             .where((Analysis.claimed_until.is_(None)) | (Analysis.claimed_until < now))
             .order_by(Analysis.next_attempt_at)
@@ -134,7 +136,7 @@ async def flag_overdue(session: AsyncSession, lifecycle: Lifecycle) -> list[Anal
     rows = (
         await session.scalars(
             select(Analysis)
-            .where(Analysis.status.not_in(TERMINAL))
+            .where(not_terminal())
             .where(Analysis.deadline_at < utcnow())
             .where(Analysis.overdue_since.is_(None))
             .with_for_update(skip_locked=True)

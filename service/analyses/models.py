@@ -19,12 +19,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from service.db import Base, TimestampMixin
 
-# Rows in these states are never due again; the partial indexes leave them out so that a table
-# of a million finished analyses does not slow the claim of due work.
-_NOT_TERMINAL = "status NOT IN ('finished', 'failed', 'canceled')"
+# Rows in these states are never due again; the partial index leaves them out so that a table
+# of a million finished analyses does not slow the claim of due work. Queries that should use
+# the index repeat this exact predicate (`not_terminal()`): the planner matches it as written.
+NOT_TERMINAL_SQL = "status NOT IN ('finished', 'failed', 'canceled')"
+
+
+def not_terminal() -> ColumnElement[bool]:
+    """The partial index's predicate, for WHERE clauses that should use it."""
+    return text(NOT_TERMINAL_SQL)  # type: ignore[return-value]
 
 
 class Analysis(TimestampMixin, Base):
@@ -32,7 +39,7 @@ class Analysis(TimestampMixin, Base):
 
     __tablename__ = "analyses"
     __table_args__ = (
-        Index("ix_analyses_due", "next_attempt_at", postgresql_where=text(_NOT_TERMINAL)),
+        Index("ix_analyses_due", "next_attempt_at", postgresql_where=text(NOT_TERMINAL_SQL)),
         Index("ix_analyses_media_created", "customer_media_id", "created_at", "id"),
         Index("ix_analyses_created", "created_at", "id"),
         Index("ix_analyses_job_id", "job_id", unique=True),

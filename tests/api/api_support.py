@@ -1,17 +1,13 @@
-"""Shared by the CMS API tests: an API client factory, the emulator handle, row factories."""
+"""Shared by the CMS API tests: an API client factory and the emulator handle."""
 
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 
-from service.analyses.models import Analysis
-from service.analyses.states import AnalysisStatus
-from service.db import SessionMaker
 from service.main import create_app
 from service.settings import Settings
 from service.valossa import CustomerMediaInfo, MediaUrl, NewJobMedia, ValossaClient
@@ -57,28 +53,3 @@ class Emulator:
         response = await self.admin.get("/_emulator/jobs")
         response.raise_for_status()
         return {job["job_id"]: job for job in response.json()["jobs"]}
-
-
-async def insert_analysis(
-    sessionmaker: SessionMaker,
-    *,
-    customer_media_id: str = "media-1",
-    status: AnalysisStatus = AnalysisStatus.PENDING,
-    job_id: str | None = None,
-    result_types: list[str] | None = None,
-    **overrides: object,
-) -> Analysis:
-    """Insert and commit an analysis row as the worker would have left it."""
-    analysis = Analysis(
-        id=uuid.uuid4(),
-        customer_media_id=customer_media_id,
-        status=status,
-        video_url="https://media.example/v.mp4",
-        language="en-US",
-        result_types=result_types or ["core", "speech_to_text_srt"],
-        job_id=job_id,
-        **overrides,
-    )
-    async with sessionmaker() as session, session.begin():
-        session.add(analysis)
-    return analysis

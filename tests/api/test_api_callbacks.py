@@ -9,7 +9,6 @@ from datetime import timedelta
 import httpx
 import psycopg
 import pytest
-from api_support import insert_analysis
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -18,6 +17,7 @@ from service.analyses.models import Analysis, AnalysisEvent
 from service.analyses.states import AnalysisStatus
 from service.analyses.tokens import CallbackTokens
 from service.db import SessionMaker
+from tests.factories import insert_analysis
 
 TOKENS = CallbackTokens("test-signing-secret")  # the secret of the `settings` fixture
 LATER = timedelta(hours=1)

@@ -6,13 +6,14 @@ import uuid
 
 import httpx
 import pytest
-from api_support import Emulator, api_client, insert_analysis
+from api_support import Emulator, api_client
 from sqlalchemy import select
 
 from service.analyses.models import Analysis, AnalysisEvent, Webhook
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
 from service.settings import Settings
+from tests.factories import insert_analysis
 
 
 async def _status(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> str:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
-from api_support import Emulator, insert_analysis
+from api_support import Emulator
 from sqlalchemy import func, select
 
 from service.analyses.models import Analysis, AnalysisEvent, ResultChunk, StoredResult
 from service.analyses.results import store_result
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
+from tests.factories import insert_analysis
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:

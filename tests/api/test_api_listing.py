@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 
 import httpx
-from api_support import insert_analysis
 
 from service.analyses.results import record_absent
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
+from tests.factories import insert_analysis
 
 
 async def _create(client: httpx.AsyncClient, headers: dict[str, str], media: str) -> str:

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from api_support import insert_analysis
 
 from service.analyses.models import Analysis
 from service.analyses.results import record_absent, store_result
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
+from tests.factories import insert_analysis
 
 # Odd spacing, CRLF and non-ASCII: any re-serialisation on the way would change these bytes.
 CORE = (
