@@ -85,12 +85,13 @@ async def test_analysis_past_its_deadline_is_flagged_overdue(
         )
         analysis_id = response.json()["id"]
 
-        async def flagged() -> bool:
-            view = (await stack.api.get(f"/v1/analyses/{analysis_id}")).json()
-            return bool(view["overdue"])
+        async def flagged_by_the_sweeper() -> bool:
+            events = (await stack.api.get(f"/v1/analyses/{analysis_id}/events")).json()
+            return any("overdue" in (event["reason"] or "") for event in events["items"])
 
-        await eventually(flagged, within=15)
+        await eventually(flagged_by_the_sweeper, within=15)
     view = (await stack.api.get(f"/v1/analyses/{analysis_id}")).json()
     assert view["status"] == "submitted"
+    assert view["overdue"] is True
     assert view["overdue_since"]
     assert any("overdue" in record.getMessage() for record in caplog.records)
