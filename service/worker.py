@@ -51,8 +51,11 @@ class Worker:
     tasks of their own, so one slow upload never holds up the status checks of the others.
     """
 
-    def __init__(self, resources: Resources, *, name: str | None = None) -> None:
+    def __init__(
+        self, resources: Resources, *, name: str | None = None, concurrency: int = CONCURRENCY
+    ) -> None:
         self.step = Step(resources, worker=name or worker_name())
+        self.concurrency = concurrency
         self._tick_lock = asyncio.Lock()
         self._again = False
         self._steps: set[asyncio.Task[None]] = set()
@@ -83,7 +86,7 @@ class Worker:
         settings = self.step.settings
         async with self.step.transaction() as session:
             await flag_overdue(session, self.step.lifecycle)
-        free = CONCURRENCY - len(self._steps)
+        free = self.concurrency - len(self._steps)
         claimed: list[Analysis] = []
         if free > 0:
             async with self.step.transaction() as session:
@@ -105,7 +108,14 @@ class Worker:
             task = asyncio.create_task(self._work_on(analysis))
             self._steps.add(task)
             task.add_done_callback(self._steps.discard)
-        await deliver_due_webhooks(self.step)
+
+    async def deliver_webhooks(self) -> None:
+        """Tell the CMS about analyses that ended; apart from the tick, so a slow CMS delays
+        nothing else."""
+        try:
+            await deliver_due_webhooks(self.step)
+        except Exception:
+            log.exception("webhook delivery failed; the next round tries again")
 
     async def _work_on(self, analysis: Analysis) -> None:
         try:
@@ -149,6 +159,15 @@ class Worker:
             coalesce=True,
             misfire_grace_time=None,
             id="tick",
+        )
+        scheduler.add_job(
+            self.deliver_webhooks,
+            "interval",
+            seconds=self.step.settings.tick_interval_s,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            id="webhooks",
         )
         scheduler.start()
         listener = asyncio.create_task(self._listen())

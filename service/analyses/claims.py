@@ -53,16 +53,31 @@ async def claim_backlog(
     if free <= 0:
         return []
     now = utcnow()
-    rows = (
+    # One submission per media at a time: a lost new_job answer is recovered by matching
+    # list_jobs on customer_media_id, which must not be ambiguous between re-analyses.
+    submitting = set(
+        await session.scalars(
+            select(Analysis.customer_media_id).where(
+                not_terminal(), Analysis.status == AnalysisStatus.SUBMITTING
+            )
+        )
+    )
+    candidates = (
         await session.scalars(
             select(Analysis)
             .where(not_terminal(), Analysis.status == AnalysisStatus.PENDING)
             .where((Analysis.next_attempt_at.is_(None)) | (Analysis.next_attempt_at <= now))
             .order_by(Analysis.created_at, Analysis.id)
-            .limit(free)
+            .limit(free * 2)
             .with_for_update(skip_locked=True)
         )
     ).all()
+    rows: list[Analysis] = []
+    for analysis in candidates:
+        if len(rows) == free or analysis.customer_media_id in submitting:
+            continue
+        submitting.add(analysis.customer_media_id)
+        rows.append(analysis)
     for analysis in rows:
         needs_upload = analysis.video_url is None
         target = AnalysisStatus.UPLOADING if needs_upload else AnalysisStatus.SUBMITTING
@@ -70,7 +85,7 @@ async def claim_backlog(
             session, analysis, target, reason="a Valossa slot is free", deadline=submit_deadline
         )
         _claim(analysis, lifecycle.actor, now + lease)
-    return list(rows)
+    return rows
 
 
 async def claim_due(

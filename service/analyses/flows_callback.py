@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses import queries
@@ -31,7 +32,14 @@ async def receive_callback(
     if analysis_id is None:
         raise NotFound("unknown callback")
     hint = status_hint(body)
-    analysis = await queries.make_due_if_submitted(session, analysis_id)
+    try:
+        async with session.begin_nested():
+            analysis = await queries.make_due_if_submitted(session, analysis_id)
+    except OperationalError:
+        # A worker holds the row (it is storing results, say): it is being looked at already.
+        log.info("callback for analysis %s: row busy, waking the workers only", analysis_id)
+        await notify_due(session)
+        return
     if analysis is None:
         if not await queries.exists(session, analysis_id):
             raise NotFound("unknown callback")

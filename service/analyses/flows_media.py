@@ -115,7 +115,10 @@ async def delete_media(
             "Valossa could not be reached to delete this media's jobs; nothing of ours was "
             "deleted, retry later"
         ) from None
-    deleted = await queries.delete_media(session, customer_media_id)
+    deleted = await queries.delete_analyses(session, analyses)
+    if await queries.count_of_media(session, customer_media_id):
+        # An analysis was created while we talked to Valossa: its job may not be deleted yet.
+        raise Conflict("a new analysis of this media arrived during the delete; retry the delete")
     log.info(
         "deleted media %r: %d analyses, %d Valossa jobs", customer_media_id, deleted, len(job_ids)
     )

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import delete, func, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.models import Analysis, AnalysisEvent, StoredResult
@@ -115,16 +115,22 @@ async def lock_media(session: AsyncSession, customer_media_id: str) -> list[Anal
     return list(rows)
 
 
-async def delete_media(session: AsyncSession, customer_media_id: str) -> int:
-    """Delete a media's analyses; events, results, chunks and webhooks go by cascade."""
+async def delete_analyses(session: AsyncSession, analyses: list[Analysis]) -> int:
+    """Delete these analyses; events, results, chunks and webhooks go by cascade."""
+    if not analyses:
+        return 0
     result = await session.execute(
-        delete(Analysis).where(Analysis.customer_media_id == customer_media_id)
+        delete(Analysis).where(Analysis.id.in_([analysis.id for analysis in analyses]))
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def make_due_if_submitted(session: AsyncSession, analysis_id: uuid.UUID) -> Analysis | None:
-    """Make a submitted analysis due for a status check now; None if it is not submitted."""
+    """Make a submitted analysis due for a status check now; None if it is not submitted.
+
+    Raises sqlalchemy's OperationalError (lock timeout) if a worker holds the row for long.
+    """
+    await session.execute(text("SET LOCAL lock_timeout = '200ms'"))
     result = await session.scalars(
         update(Analysis)
         .where(Analysis.id == analysis_id, Analysis.status == AnalysisStatus.SUBMITTED)

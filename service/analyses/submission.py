@@ -31,6 +31,7 @@ from service.valossa import (
     ValossaApiError,
     ValossaAuthError,
     ValossaError,
+    ValossaTransportError,
     upload_file,
 )
 
@@ -68,7 +69,7 @@ async def upload_source(step: Step, analysis: Analysis) -> None:
             return
         locked.video_url = url
         step.lifecycle.move(session, locked, AnalysisStatus.SUBMITTING, reason=f"uploaded as {url}")
-        locked.next_attempt_at = None  # submit at once, below
+        step.extend_claim(locked)  # stays due (when the lease ends) if we stop before new_job
     await submit(step, locked)
 
 
@@ -85,25 +86,36 @@ async def submit(step: Step, analysis: Analysis) -> None:
             return
     async with step.transaction() as session:
         locked = await lock_claimed(session, analysis.id, step.worker)
-        if locked is None:
+        if locked is None or not step.holds_lease(locked):
             return
         locked.submit_attempts += 1
         locked.submit_started_at = locked.submit_started_at or step.now()
+        # A fresh lease that outlives the call below: no other worker can take the row meanwhile.
+        step.extend_claim(locked)
         analysis = locked
     try:
-        response = await step.valossa.new_job(
-            media=_media(analysis),
-            analysis_parameters=_parameters(analysis),
-            callback_url=step.callback_url(analysis.id),
-        )
+        async with asyncio.timeout(step.settings.lease_s / 2):
+            response = await step.valossa.new_job(
+                media=_media(analysis),
+                analysis_parameters=_parameters(analysis),
+                callback_url=step.callback_url(analysis.id),
+            )
     except ValossaApiError as exc:
         await step.fail_or_retry(analysis.id, exc, "new_job")
         return
-    except ValossaError as exc:
-        # It may have reached Valossa all the same: the next attempt checks list_jobs first.
-        await step.retry_later(analysis.id, f"new_job failed: {_describe(exc)}")
+    except (ValossaError, TimeoutError) as exc:
+        # It may have reached Valossa all the same: the next attempt checks list_jobs first,
+        # after giving a request we stopped waiting for the time to land there.
+        settle = step.settings.valossa_timeout_s if _may_be_in_flight(exc) else 0.0
+        await step.retry_later(analysis.id, f"new_job failed: {_describe(exc)}", min_delay_s=settle)
         return
     await _record_job(step, analysis, response.job_id, "accepted by Valossa")
+
+
+def _may_be_in_flight(exc: Exception) -> bool:
+    return isinstance(exc, TimeoutError) or (
+        isinstance(exc, ValossaTransportError) and exc.timed_out
+    )
 
 
 async def find_submitted_job(step: Step, analysis: Analysis) -> ListedJob | None:
@@ -117,9 +129,18 @@ async def find_submitted_job(step: Step, analysis: Analysis) -> ListedJob | None
         if job.customer_media_id == analysis.customer_media_id
         and job.job_id not in known
         and _created_after(job, since)
+        and _same_video(job, analysis)
     ]
     # Newest first from Valossa; the earliest match is the first attempt that got through.
     return candidates[-1] if candidates else None
+
+
+def _same_video(job: ListedJob, analysis: Analysis) -> bool:
+    """False only when list_jobs shows a video URL and it is not this analysis's."""
+    extra = (job.media_info.model_extra or {}) if job.media_info else {}
+    video = extra.get("video")
+    url = video.get("url") if isinstance(video, dict) else None
+    return url is None or url == analysis.video_url
 
 
 def _created_after(job: ListedJob, since: datetime) -> bool:
@@ -137,8 +158,18 @@ async def _record_job(step: Step, analysis: Analysis, job_id: str, reason: str) 
     async with step.transaction() as session:
         locked = await lock_claimed(session, analysis.id, step.worker)
         if locked is None:
-            log.warning("analysis %s lost its claim after Valossa job %s", analysis.id, job_id)
-            return
+            # Our claim is gone, but the job exists: keep it if the analysis still needs one.
+            locked = await session.get(
+                Analysis, analysis.id, with_for_update=True, populate_existing=True
+            )
+            if locked is None or locked.status != AnalysisStatus.SUBMITTING or locked.job_id:
+                log.error(
+                    "analysis %s no longer needs Valossa job %s; deleting the orphan",
+                    analysis.id,
+                    job_id,
+                )
+                await _delete_orphan(step, job_id)
+                return
         locked.job_id = job_id
         locked.attempts = 0
         step.lifecycle.move(
@@ -149,6 +180,13 @@ async def _record_job(step: Step, analysis: Analysis, job_id: str, reason: str) 
             deadline=timedelta(seconds=step.settings.analysis_deadline_s),
         )
         step.release(locked, delay_s=step.settings.poll_min_interval_s)
+
+
+async def _delete_orphan(step: Step, job_id: str) -> None:
+    try:
+        await step.valossa.delete_job(job_id=job_id)
+    except ValossaError as exc:
+        log.error("could not delete orphan Valossa job %s: %s", job_id, exc)
 
 
 def _media(analysis: Analysis) -> NewJobMedia:
@@ -195,8 +233,11 @@ async def _heartbeat(step: Step, analysis: Analysis) -> AsyncIterator[None]:
     async def beat() -> None:
         while True:
             await asyncio.sleep(step.settings.lease_s / 3)
-            async with step.transaction() as session:
-                await renew_lease(session, analysis.id, step.worker, lease)
+            try:
+                async with step.transaction() as session:
+                    await renew_lease(session, analysis.id, step.worker, lease)
+            except Exception as exc:  # a missed beat is retried; the lease has slack for it
+                log.warning("analysis %s: lease renewal failed (%s)", analysis.id, exc)
 
     task = asyncio.create_task(beat())
     try:

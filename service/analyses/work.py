@@ -73,18 +73,31 @@ class Step:
             )
             return {job_id for job_id in rows if job_id}
 
+    def holds_lease(self, analysis: Analysis) -> bool:
+        """True while this worker's claim on `analysis` has not run out."""
+        return analysis.claimed_until is not None and analysis.claimed_until > utcnow()
+
+    def extend_claim(self, analysis: Analysis) -> None:
+        """Renew the claim for a full lease; the row is due again when it runs out."""
+        analysis.claimed_by = self.worker
+        analysis.claimed_until = analysis.next_attempt_at = utcnow() + self.lease
+
     def release(self, analysis: Analysis, *, delay_s: float) -> None:
         """Give up the claim; the analysis is due again after `delay_s`."""
         schedule(analysis, delay_s)
 
-    async def retry_later(self, analysis_id: uuid.UUID, reason: str) -> None:
+    async def retry_later(
+        self, analysis_id: uuid.UUID, reason: str, *, min_delay_s: float = 0.0
+    ) -> None:
         """A transient failure: back off exponentially (per analysis) and try again."""
         async with self.transaction() as session:
             analysis = await lock_claimed(session, analysis_id, self.worker)
             if analysis is None:
                 return
             analysis.attempts += 1
-            wait = backoff_delay(analysis.attempts, cap_s=self.settings.max_backoff_s)
+            wait = max(
+                min_delay_s, backoff_delay(analysis.attempts, cap_s=self.settings.max_backoff_s)
+            )
             analysis.error = reason
             self.release(analysis, delay_s=wait)
             if analysis.attempts in (1, 5) or analysis.attempts % 20 == 0:

@@ -127,7 +127,9 @@ class Caller:
             # Not chained: httpx exceptions carry the request, whose URL holds the key.
             detail = redact_text(str(exc)) or "no detail"
             return ValossaTransportError(
-                f"{call.function}: {type(exc).__name__}: {detail}", function=call.function
+                f"{call.function}: {type(exc).__name__}: {detail}",
+                function=call.function,
+                timed_out=isinstance(exc, httpx.TimeoutException),
             )
         logger.debug("valossa %s -> HTTP %d", call.function, response.status_code)
         if response.is_success:

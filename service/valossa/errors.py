@@ -39,6 +39,11 @@ class ValossaTransportError(ValossaError):
 
     retryable = True
 
+    def __init__(self, message: str, *, function: str, timed_out: bool = False) -> None:
+        super().__init__(message, function=function)
+        #: We gave up waiting: the request may still be running at Valossa.
+        self.timed_out = timed_out
+
 
 class _HttpError(ValossaError):
     def __init__(

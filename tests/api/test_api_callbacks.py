@@ -156,3 +156,22 @@ async def test_callback_needs_no_bearer_but_limits_its_body(
     response = await app_client.post(url, content=b"{" + b" " * 20_000 + b"}")
     assert response.status_code == 413
     assert (await _state(sessionmaker, analysis.id))[1] == []
+
+
+async def test_callback_answers_fast_while_a_worker_holds_the_row(
+    app_client: httpx.AsyncClient, sessionmaker: SessionMaker, database_url: str
+) -> None:
+    """A worker storing results holds the row lock for long; the callback must not wait."""
+    analysis = await _submitted(sessionmaker)
+    libpq = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    async with await psycopg.AsyncConnection.connect(libpq) as worker:
+        await worker.execute("SELECT 1 FROM analyses WHERE id = %s FOR UPDATE", (analysis.id,))
+        started = asyncio.get_running_loop().time()
+        response = await app_client.post(
+            f"/callbacks/valossa/{TOKENS.token_for(analysis.id)}",
+            json={"job_id": "job-1", "status": "finished"},
+        )
+        waited = asyncio.get_running_loop().time() - started
+        await worker.rollback()
+    assert response.status_code == 200
+    assert waited < 3.0, f"the callback waited {waited:.1f}s for the row lock"

@@ -98,10 +98,12 @@ class Stack:
     api: httpx.AsyncClient
     api_url: str
 
-    async def start_worker(self, stack: contextlib.AsyncExitStack, name: str) -> Worker:
+    async def start_worker(
+        self, stack: contextlib.AsyncExitStack, name: str, *, concurrency: int = 10
+    ) -> Worker:
         """Run one more worker (own resources, own scheduler) until the test ends."""
         resources = await stack.enter_async_context(open_resources(self.settings))
-        worker = Worker(resources, name=name)
+        worker = Worker(resources, name=name, concurrency=concurrency)
         await stack.enter_async_context(worker.running())
         return worker
 

@@ -117,8 +117,9 @@ async def test_two_workers_process_each_analysis_once(
     stack: Stack, emulator: Emulator, media_url: str
 ) -> None:
     async with contextlib.AsyncExitStack() as workers:
-        await stack.start_worker(workers, "w1")
-        await stack.start_worker(workers, "w2")
+        # Two steps at a time each: eight analyses cannot all go to one worker.
+        await stack.start_worker(workers, "w1", concurrency=2)
+        await stack.start_worker(workers, "w2", concurrency=2)
         ids = [await _create(stack, f"pair-{n}", media_url) for n in range(8)]
         for analysis_id in ids:
             done = await wait_for_status(stack.api, analysis_id, {"finished", "failed"})
