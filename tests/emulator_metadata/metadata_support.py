@@ -14,8 +14,8 @@ REAL_FULL = EXAMPLES / "core-1.3.1-charade.json"
 REAL_SUBSET = EXAMPLES / "core-1.3.1-charade-subset-1590-1890s.json"
 
 TRANSCRIPT = (
-    SrtCue(1, 1.0, 3.5, "Hello Regina, the C.I.A. called about the stamps."),
-    SrtCue(2, 4.0, 6.25, "We met in Paris with Mister Bartholomew yesterday."),
+    SrtCue(1, 1.0, 3.5, "Hello Ada, the City Council called about the stamps."),
+    SrtCue(2, 4.0, 6.25, "We met in Lisbon with Mister Lindqvist yesterday."),
     SrtCue(3, 5.5, 9.5, "An extraordinary inheritance!"),
 )
 GALLERY = (
@@ -56,8 +56,8 @@ def results_input(
         "api_key": "kkkkkkkkkkkkkkkkkkkk",
         "media": {
             "video": {"url": "https://example.com/video.mp4"},
-            "title": "Charade at the American Embassy",
-            "description": "A thriller in Paris about stolen stamps and a missing inheritance.",
+            "title": "Evening at the Harbour Authority",
+            "description": "A thriller in Lisbon about stolen stamps and a missing inheritance.",
             "customer_media_info": {"id": "cms-42"},
         },
         "analysis_parameters": {"face_min_relative_height": 0.1},

@@ -222,19 +222,25 @@ IAB_TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("IAB20", ("Travel",)),
 )
 
+#: Invented names and places for the generated speech and keywords.
 PERSON_NAMES = (
-    "Peter Joshua",
-    "Regina Lampert",
-    "Carson Dyle",
-    "Herman Scobie",
-    "Tex Panthollow",
-    "Hamilton Bartholomew",
-    "Sylvie Gaudel",
-    "Jean-Louis Gaudel",
-    "Charles Lampert",
+    "Ada Holloway",
+    "Marcus Lindqvist",
+    "Nora Castellanos",
+    "Felix Okafor",
+    "Irene Vasquez",
+    "Tomas Brandt",
+    "Leila Haddad",
+    "Oskar Maki",
 )
-LOCATIONS = ("Paris", "Geneva", "Megève", "London", "New York", "Washington", "Marseille")
-ORGANIZATIONS = ("C.I.A.", "United Nations", "American Embassy", "Paris Police", "Swiss Bank")
+LOCATIONS = ("Lisbon", "Helsinki", "Vienna", "Toronto", "Nairobi", "Osaka", "Valencia")
+ORGANIZATIONS = (
+    "City Council",
+    "Harbour Authority",
+    "Northern Railways",
+    "Civic Museum",
+    "Evening Post",
+)
 NOVELTY_WORDS = (
     "stamps",
     "inheritance",
