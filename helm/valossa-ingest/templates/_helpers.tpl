@@ -79,6 +79,7 @@ LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 POLL_MIN_INTERVAL_S: {{ .Values.config.pollMinIntervalSeconds | quote }}
 POLL_MAX_INTERVAL_S: {{ .Values.config.pollMaxIntervalSeconds | quote }}
 RUN_WORKER_IN_API: {{ .Values.config.runWorkerInApi | quote }}
+CMS_WEBHOOK_URL: {{ .Values.config.cmsWebhookUrl | quote }}
 {{- end }}
 
 {{/* Name of the Secret the api and worker read. */}}
