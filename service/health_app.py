@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from service.api import health
+from service.api import health, metrics
 from service.resources import Resources
 
 
 def create_health_app(resources: Resources) -> FastAPI:
-    """/healthz and /readyz over the worker's own resources."""
+    """/healthz, /readyz and /metrics over the worker's own resources."""
     app = FastAPI(title="valossa-ingest worker", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.resources = resources
     app.include_router(health.router)
+    app.include_router(metrics.router)
     return app

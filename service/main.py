@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from service.api import analyses, callbacks, health, media
+from service.api import analyses, callbacks, health, media, metrics
 from service.api.limits import BodySizeLimit
 from service.errors import install_error_handlers
 from service.resources import open_resources
@@ -38,6 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(analyses.router)
     app.include_router(media.router)
     app.include_router(callbacks.router)
