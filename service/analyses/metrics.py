@@ -32,7 +32,7 @@ async def read_gauges(session: AsyncSession) -> Gauges:
     rows = await session.execute(
         select(Analysis.status, func.count()).where(not_terminal()).group_by(Analysis.status)
     )
-    by_status = {status: 0 for status in AnalysisStatus if status not in TERMINAL}
+    by_status: dict[str, int] = {str(s): 0 for s in AnalysisStatus if s not in TERMINAL}
     by_status.update({str(status): int(count) for status, count in rows.all()})
     overdue = await session.scalar(
         select(func.count())
