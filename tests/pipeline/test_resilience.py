@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses import submission
 from service.analyses.claims import claim_backlog
 from service.analyses.lifecycle import Lifecycle
+from service.analyses.work import Step
 from service.resources import open_resources
 from tests.pipeline.conftest import Emulator, Stack, eventually, wait_for_status
 
@@ -75,12 +78,25 @@ async def test_crash_between_new_job_and_storing_its_id_submits_once(
     real_record = submission._record_job
     crashes = 0
 
-    async def crash_once(*args: Any, **kwargs: Any) -> None:
+    async def crash_once(step: Step, *args: Any, **kwargs: Any) -> None:
+        """The first time, the transaction that stores the job id fails at its commit."""
         nonlocal crashes
-        if crashes == 0:
-            crashes += 1
-            raise RuntimeError("simulated crash: commit of the job id failed")
-        await real_record(*args, **kwargs)
+        if crashes:
+            await real_record(step, *args, **kwargs)
+            return
+        crashes += 1
+
+        @contextlib.asynccontextmanager
+        async def failing_commit() -> AsyncIterator[AsyncSession]:
+            async with step.resources.sessionmaker() as session, session.begin():
+                yield session
+                raise RuntimeError("simulated crash: the commit of the job id failed")
+
+        step.transaction = failing_commit  # type: ignore[method-assign]
+        try:
+            await real_record(step, *args, **kwargs)
+        finally:
+            del step.transaction  # back to the real method
 
     monkeypatch.setattr(submission, "_record_job", crash_once)
     async with contextlib.AsyncExitStack() as workers:
