@@ -151,24 +151,16 @@ class Worker:
         # overlap is by design (tick() guards itself), so only its errors are worth logging.
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         scheduler = AsyncIOScheduler()
-        scheduler.add_job(
-            self.tick,
-            "interval",
-            seconds=self.step.settings.tick_interval_s,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-            id="tick",
-        )
-        scheduler.add_job(
-            self.deliver_webhooks,
-            "interval",
-            seconds=self.step.settings.tick_interval_s,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-            id="webhooks",
-        )
+        for job_id, job in (("tick", self.tick), ("webhooks", self.deliver_webhooks)):
+            scheduler.add_job(
+                job,
+                "interval",
+                seconds=self.step.settings.tick_interval_s,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                id=job_id,
+            )
         scheduler.start()
         listener = asyncio.create_task(self._listen())
         try:
