@@ -8,29 +8,15 @@ from __future__ import annotations
 import json
 import time
 
-from service.emulator.media import TechnicalInfo
 from service.emulator.metadata import ResultsInput, build_results
-from service.emulator.metadata.core import build_core
+from service.emulator.metadata.core import build_core, typical_technical
 from service.emulator.metadata.invariants import check_core_metadata
 
 DURATIONS_MIN = (1, 10, 113)
 
 
 def _input(minutes: int) -> ResultsInput:
-    technical = TechnicalInfo(
-        duration_s=minutes * 60.0,
-        fps=25.0,
-        x_pixels=1280,
-        y_pixels=720,
-        video_codec_long="H.264 / AVC / MPEG-4 AVC / MPEG-4 part 10",
-        video_codec_short="h264",
-        video_bps=1_600_000,
-        audio_codec_long="AAC (Advanced Audio Coding)",
-        audio_codec_short="aac",
-        audio_bps=192_000,
-        n_audio_channels=2,
-        has_audio=True,
-    )
+    technical = typical_technical(minutes * 60.0)
     request = {"media": {"video": {"url": "https://example.com/film.mp4"}, "title": "Bench film"}}
     return ResultsInput(f"bench-{minutes}", request, technical, None)
 

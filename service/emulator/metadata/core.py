@@ -42,12 +42,10 @@ def job_seed(job_id: str) -> int:
     return int.from_bytes(hashlib.sha256(job_id.encode()).digest()[:8], "big")
 
 
-def effective_technical(inp: ResultsInput, rng: random.Random) -> TechnicalInfo:
-    """The probed technical facts, or plausible ones from the seed if the media was not probed."""
-    if inp.technical is not None:
-        return inp.technical
+def typical_technical(duration_s: float) -> TechnicalInfo:
+    """Technical facts of a typical 720p H.264/AAC file of the given duration."""
     return TechnicalInfo(
-        duration_s=round(rng.uniform(30, 600), 6),
+        duration_s=duration_s,
         fps=25.0,
         x_pixels=1280,
         y_pixels=720,
@@ -60,6 +58,13 @@ def effective_technical(inp: ResultsInput, rng: random.Random) -> TechnicalInfo:
         n_audio_channels=2,
         has_audio=True,
     )
+
+
+def effective_technical(inp: ResultsInput, rng: random.Random) -> TechnicalInfo:
+    """The probed technical facts, or plausible ones from the seed if the media was not probed."""
+    if inp.technical is not None:
+        return inp.technical
+    return typical_technical(round(rng.uniform(30, 600), 6))
 
 
 def build_core(inp: ResultsInput) -> CoreResult:
