@@ -18,11 +18,11 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.analyses.claims import claim_backlog, claim_due
 from service.analyses.lifecycle import Lifecycle
+from service.analyses.steps.leases import claim_backlog, claim_due
 from service.db import make_engine, make_sessionmaker
-from service.embedded_db import EmbeddedPostgres
 from service.migrate import upgrade_to_head_async
+from service.process.embedded_db import EmbeddedPostgres
 
 LIVE_ROWS = 1000
 ROUNDS = 50

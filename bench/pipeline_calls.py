@@ -30,14 +30,14 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from service.embedded_db import EmbeddedPostgres
 from service.emulator.app import create_emulator_app
 from service.emulator.media import write_sample_video
 from service.emulator.settings import EmulatorSettings
 from service.main import create_app
 from service.migrate import upgrade_to_head_async
+from service.process.embedded_db import EmbeddedPostgres
+from service.process.serving import bind_socket, serve_in_background
 from service.resources import open_resources
-from service.serving import bind_socket, serve_in_background
 from service.settings import Settings
 from service.valossa import MediaUrl, NewJobMedia, ValossaClient
 from service.worker import Worker

@@ -27,7 +27,7 @@ from pydantic import SecretStr
 
 from service.emulator.app import create_emulator_app
 from service.emulator.settings import EmulatorSettings
-from service.serving import bind_socket, serve_in_background
+from service.process.serving import bind_socket, serve_in_background
 from service.valossa import ValossaClient, make_http_client, upload_file
 
 API_KEY = "bench-key"

@@ -11,8 +11,8 @@ import typer
 import uvicorn
 
 from service.logs import configure_logging
+from service.process.startup import DatabaseUnreachable, check_database
 from service.settings import Settings, SettingsError, load_settings
-from service.startup import DatabaseUnreachable, check_database
 
 app = typer.Typer(
     help="Analyse CMS media with Valossa and keep the metadata in Postgres.",
@@ -91,7 +91,7 @@ def dev(
     data_dir: Annotated[Path | None, typer.Option(help="Embedded Postgres data directory.")] = None,
 ) -> None:
     """Everything at once: embedded Postgres, the emulator, the API and the worker."""
-    from service.devmode import run_dev
+    from service.process.devmode import run_dev
 
     asyncio.run(run_dev(api_port=port, emulator_port=emulator_port, data_dir=data_dir))
 

@@ -21,13 +21,13 @@ import psycopg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 
-from service.analyses.claims import claim_backlog, claim_due, flag_overdue
 from service.analyses.models import Analysis
-from service.analyses.reconcile import check_status, fetch_results
 from service.analyses.states import AnalysisStatus
-from service.analyses.submission import submit, upload_source
-from service.analyses.webhooks import deliver_due_webhooks
-from service.analyses.work import Step
+from service.analyses.steps.context import Step
+from service.analyses.steps.leases import claim_backlog, claim_due, flag_overdue
+from service.analyses.steps.reconcile import check_status, fetch_results
+from service.analyses.steps.submission import submit, upload_source
+from service.analyses.steps.webhooks import deliver_due_webhooks
 from service.resources import Resources, open_resources
 from service.settings import Settings
 
@@ -213,8 +213,8 @@ async def run_worker(settings: Settings, *, health_port: int = 8081) -> None:
         log.info("worker %s started", worker.name)
         async with contextlib.AsyncExitStack() as stack:
             if health_port:
-                from service.health_app import create_health_app
-                from service.serving import serve_in_background
+                from service.process.health_app import create_health_app
+                from service.process.serving import serve_in_background
 
                 await stack.enter_async_context(
                     serve_in_background(

@@ -63,7 +63,7 @@ def database_server() -> Iterator[DatabaseServer]:
         admin = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         yield DatabaseServer(admin)
         return
-    from service.embedded_db import EmbeddedPostgres
+    from service.process.embedded_db import EmbeddedPostgres
 
     # Short path: the server's Unix socket lives in the data directory (108-byte limit).
     with tempfile.TemporaryDirectory(prefix="vi-pg-", dir="/tmp") as data_dir:

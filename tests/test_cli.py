@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from service.serving import bind_socket
+from service.process.serving import bind_socket
 from tests.conftest import REPO_ROOT
 
 BASE_ENV = {

@@ -9,7 +9,7 @@ import httpx
 from service.analyses.lifecycle import utcnow
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
-from tests.factories import insert_analysis
+from tests.support.factories import insert_analysis
 
 
 def _value(text: str, series: str) -> float:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
 
-from service.analyses import flows, flows_cancel
+from service.analyses.flows import analyses as flows
+from service.analyses.flows import cancel as flows_cancel
 from service.analyses.schemas import AnalysisCreate, AnalysisPage, AnalysisView, EventList
 from service.analyses.states import AnalysisStatus
 from service.api.auth import require_cms_token

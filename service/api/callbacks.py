@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from service.analyses import flows_callback
+from service.analyses.flows import callback as flows_callback
 from service.analyses.schemas import CallbackAck
 from service.api.deps import ResourcesDep, SessionDep
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from service.analyses import flows_media
+from service.analyses.flows import media as flows_media
 from service.analyses.schemas import MediaView
 from service.api.auth import require_cms_token
 from service.api.deps import ResourcesDep, SessionDep

@@ -7,34 +7,22 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_support import EMULATOR_KEY, Emulator, api_client
 from pydantic import SecretStr
 
-from service.emulator.app import create_emulator_app
-from service.emulator.settings import EmulatorSettings
-from service.serving import serve_in_background
 from service.settings import Settings
-from service.valossa import ValossaClient
+from tests.support.api import api_client
+from tests.support.emulator import EMULATOR_KEY, EmulatorHandle, running_emulator
 
 
 @pytest.fixture
-async def emulator(tmp_path: Path) -> AsyncIterator[Emulator]:
+async def emulator(tmp_path: Path) -> AsyncIterator[EmulatorHandle]:
     """The emulator on a loopback port, its job clock slowed so that jobs wait where put."""
-    settings = EmulatorSettings(
-        api_keys=SecretStr(EMULATOR_KEY), speed=0.001, data_dir=tmp_path / "emulator"
-    )
-    async with (
-        serve_in_background(create_emulator_app(settings)) as server,
-        httpx.AsyncClient(base_url=server.url) as admin,
-        httpx.AsyncClient() as http,
-    ):
-        yield Emulator(
-            server.url, admin, ValossaClient(http, api_key=EMULATOR_KEY, base_url=server.url)
-        )
+    async with running_emulator(tmp_path / "emulator", speed=0.001) as handle:
+        yield handle
 
 
 @pytest.fixture
-def emulated_settings(settings: Settings, emulator: Emulator) -> Settings:
+def emulated_settings(settings: Settings, emulator: EmulatorHandle) -> Settings:
     """Test settings pointing at the emulator."""
     return settings.model_copy(
         update={"valossa_base_url": emulator.url, "valossa_api_key": SecretStr(EMULATOR_KEY)}

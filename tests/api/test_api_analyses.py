@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from api_support import api_client
 from sqlalchemy import func, select
 
 from service.analyses.models import Analysis, AnalysisEvent
 from service.db import SessionMaker
 from service.settings import Settings
+from tests.support.api import api_client
 
 BODY: dict[str, Any] = {"customer_media_id": "media-1", "video_url": "https://cdn.example/v.mp4"}
 

@@ -17,7 +17,7 @@ from service.analyses.models import Analysis, AnalysisEvent
 from service.analyses.states import AnalysisStatus
 from service.analyses.tokens import CallbackTokens
 from service.db import SessionMaker
-from tests.factories import insert_analysis
+from tests.support.factories import insert_analysis
 
 TOKENS = CallbackTokens("test-signing-secret")  # the secret of the `settings` fixture
 LATER = timedelta(hours=1)

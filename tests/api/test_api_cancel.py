@@ -6,14 +6,15 @@ import uuid
 
 import httpx
 import pytest
-from api_support import Emulator, api_client
 from sqlalchemy import select
 
 from service.analyses.models import Analysis, AnalysisEvent, Webhook
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
 from service.settings import Settings
-from tests.factories import insert_analysis
+from tests.support.api import api_client
+from tests.support.emulator import EmulatorHandle
+from tests.support.factories import insert_analysis
 
 
 async def _status(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> str:
@@ -45,7 +46,7 @@ async def test_cancel_before_valossa_has_the_job(
 
 async def test_cancel_a_queued_job_cancels_it_at_valossa(
     valossa_api: httpx.AsyncClient,
-    emulator: Emulator,
+    emulator: EmulatorHandle,
     auth_headers: dict[str, str],
     sessionmaker: SessionMaker,
 ) -> None:
@@ -58,12 +59,12 @@ async def test_cancel_a_queued_job_cancels_it_at_valossa(
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "canceled"
     assert response.json()["valossa"]["status"] == "canceled"
-    assert (await emulator.jobs())[job_id]["status"] == "canceled"
+    assert (await emulator.jobs_by_id())[job_id]["status"] == "canceled"
 
 
 async def test_cancel_refused_by_valossa_is_409_and_changes_nothing(
     valossa_api: httpx.AsyncClient,
-    emulator: Emulator,
+    emulator: EmulatorHandle,
     auth_headers: dict[str, str],
     sessionmaker: SessionMaker,
 ) -> None:
@@ -80,7 +81,7 @@ async def test_cancel_refused_by_valossa_is_409_and_changes_nothing(
     assert "processing" in problem["detail"]
     assert problem["valossa_status"] == "processing"
     assert await _status(sessionmaker, analysis.id) == "submitted"
-    assert (await emulator.jobs())[job_id]["status"] == "processing"
+    assert (await emulator.jobs_by_id())[job_id]["status"] == "processing"
 
 
 async def test_cancel_while_valossa_is_down_is_503_and_changes_nothing(

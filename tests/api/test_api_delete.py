@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import httpx
-from api_support import Emulator
 from sqlalchemy import func, select
 
 from service.analyses.models import Analysis, AnalysisEvent, ResultChunk, StoredResult
 from service.analyses.results import store_result
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
-from tests.factories import insert_analysis
+from tests.support.emulator import EmulatorHandle
+from tests.support.factories import insert_analysis
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:
@@ -31,7 +31,7 @@ async def _rows(sessionmaker: SessionMaker) -> dict[str, int]:
 
 async def test_delete_erases_valossa_jobs_and_our_rows(
     valossa_api: httpx.AsyncClient,
-    emulator: Emulator,
+    emulator: EmulatorHandle,
     auth_headers: dict[str, str],
     sessionmaker: SessionMaker,
 ) -> None:
@@ -54,8 +54,8 @@ async def test_delete_erases_valossa_jobs_and_our_rows(
     response = await valossa_api.delete("/v1/media/media-1", headers=auth_headers)
 
     assert response.status_code == 204, response.text
-    assert set(await emulator.jobs()) == {other_job}
-    assert orphan_job not in await emulator.jobs()
+    assert set(await emulator.jobs_by_id()) == {other_job}
+    assert orphan_job not in await emulator.jobs_by_id()
     assert await _rows(sessionmaker) == {
         "analyses": 1,
         "analysis_events": 0,
@@ -70,7 +70,7 @@ async def test_delete_erases_valossa_jobs_and_our_rows(
 
 async def test_delete_is_idempotent(
     valossa_api: httpx.AsyncClient,
-    emulator: Emulator,
+    emulator: EmulatorHandle,
     auth_headers: dict[str, str],
     sessionmaker: SessionMaker,
 ) -> None:
@@ -81,7 +81,7 @@ async def test_delete_is_idempotent(
         assert response.status_code == 204
     unknown = await valossa_api.delete("/v1/media/never-seen", headers=auth_headers)
     assert unknown.status_code == 204
-    assert await emulator.jobs() == {}
+    assert await emulator.jobs_by_id() == {}
 
 
 async def test_delete_of_a_job_valossa_already_forgot(

@@ -9,7 +9,7 @@ import httpx
 from service.analyses.results import record_absent
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
-from tests.factories import insert_analysis
+from tests.support.factories import insert_analysis
 
 
 async def _create(client: httpx.AsyncClient, headers: dict[str, str], media: str) -> str:

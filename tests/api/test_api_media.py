@@ -13,7 +13,7 @@ from service.analyses.models import Analysis
 from service.analyses.results import record_absent, store_result
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
-from tests.factories import insert_analysis
+from tests.support.factories import insert_analysis
 
 # Odd spacing, CRLF and non-ASCII: any re-serialisation on the way would change these bytes.
 CORE = (

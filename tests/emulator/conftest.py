@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from service.emulator.app import create_emulator_app
 from service.emulator.media import write_sample_video
 from service.emulator.settings import EmulatorSettings
-from service.serving import serve_in_background
+from service.process.serving import serve_in_background
 
 
 def pytest_asyncio_loop_factories(

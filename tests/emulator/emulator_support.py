@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import struct
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
+
+from tests.support.waiting import eventually
 
 API_KEY = "test-key"
 OTHER_KEY = "other-key"
@@ -53,23 +54,7 @@ class Peer:
         )
 
 
-async def wait_for(
-    check: Callable[[], Any], *, within: float = 10.0, interval: float = 0.02
-) -> Any:
-    """Await `check()` (sync or async) until it returns something truthy."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
-
-
-async def wait_for_status(
+async def wait_for_job(
     client: httpx.AsyncClient, job_id: str, statuses: set[str], *, key: str = API_KEY
 ) -> dict[str, Any]:
     """Poll job_status until the job reaches one of `statuses`."""
@@ -79,7 +64,7 @@ async def wait_for_status(
         body: dict[str, Any] = answer.json()
         return body if body.get("status") in statuses else None
 
-    result: dict[str, Any] = await wait_for(check)
+    result: dict[str, Any] = await eventually(check, within=10.0, interval=0.02)
     return result
 
 

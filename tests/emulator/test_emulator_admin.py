@@ -7,12 +7,13 @@ from typing import Any
 import httpx
 import pytest
 import typer
-from emulator_support import API_KEY, OTHER_KEY, Peer, new_job, wait_for
+from emulator_support import API_KEY, OTHER_KEY, Peer, new_job
 from typer.testing import CliRunner
 
 from service.emulator import cli
 from service.emulator.auth import fingerprint
 from service.emulator.settings import EmulatorSettings
+from tests.support.waiting import eventually
 
 
 async def test_force_finished_builds_results_and_force_error_notifies(
@@ -37,7 +38,7 @@ async def test_force_finished_builds_results_and_force_error_notifies(
     )
     status = (await client.get("/core/1.0/job_status", params={**params, "job_id": failed})).json()
     assert (status["status"], status["details"]) == ("error", "boom")
-    await wait_for(lambda: peer.received)
+    await eventually(lambda: peer.received)
     assert peer.received == [{"job_id": failed, "status": "error"}]
     emails = (await client.get("/_emulator/emails")).json()["emails"]
     assert [(e["job_id"], e["status"], e["to_group"]) for e in emails] == [

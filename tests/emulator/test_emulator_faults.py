@@ -7,11 +7,12 @@ from datetime import datetime
 
 import httpx
 import pytest
-from emulator_support import API_KEY, Peer, error_message, new_job, wait_for, wait_for_status
+from emulator_support import API_KEY, Peer, error_message, new_job, wait_for_job
 
 from service.emulator.app import create_emulator_app
 from service.emulator.settings import EmulatorSettings
-from service.serving import serve_in_background
+from service.process.serving import serve_in_background
+from tests.support.waiting import eventually
 
 STATUS = "/core/1.0/list_jobs"
 
@@ -75,7 +76,7 @@ async def test_latency_is_added(client: httpx.AsyncClient) -> None:
 async def test_job_failure_rate_fails_jobs(client: httpx.AsyncClient, peer_url: str) -> None:
     await configure(client, job_failure_rate=1.0)
     job_id = await new_job(client, f"{peer_url}/files/clip.mp4")
-    status = await wait_for_status(client, job_id, {"finished", "error"})
+    status = await wait_for_job(client, job_id, {"finished", "error"})
     assert status["status"] == "error"
     assert status["media_transfer_status"] == "finished"
     assert status["details"]
@@ -119,8 +120,8 @@ async def test_callback_is_retried_exactly_once(
     job_id = await new_job(
         client, f"{peer_url}/files/clip.mp4", callback={"url": f"{peer_url}/callback"}
     )
-    await wait_for_status(client, job_id, {"finished"})
-    callbacks = await wait_for(lambda: _attempts(client, 2))
+    await wait_for_job(client, job_id, {"finished"})
+    callbacks = await eventually(lambda: _attempts(client, 2))
     [record] = callbacks
     assert [a["status_code"] for a in record["attempts"]] == [500, 500]
     assert record["delivered"] is False
@@ -136,8 +137,8 @@ async def test_callback_retry_succeeds_after_a_timeout(
     job_id = await new_job(
         client, f"{peer_url}/files/clip.mp4", callback={"url": f"{peer_url}/callback"}
     )
-    await wait_for_status(client, job_id, {"finished"})
-    [record] = await wait_for(lambda: _attempts(client, 2))
+    await wait_for_job(client, job_id, {"finished"})
+    [record] = await eventually(lambda: _attempts(client, 2))
     assert [a["error"] for a in record["attempts"]] == ["ReadTimeout", None]
     assert record["attempts"][1]["status_code"] == 200
     assert record["delivered"] is True
@@ -157,13 +158,13 @@ async def test_callback_drop_and_delay(
     dropped = await new_job(
         client, f"{peer_url}/files/clip.mp4", callback={"url": f"{peer_url}/callback"}
     )
-    await wait_for_status(client, dropped, {"finished"})
+    await wait_for_job(client, dropped, {"finished"})
     await configure(client, callback_drop_rate=0.0, callback_delay_s=0.3)
     delayed = await new_job(
         client, f"{peer_url}/files/clip.mp4", callback={"url": f"{peer_url}/callback"}
     )
-    await wait_for_status(client, delayed, {"finished"})
-    await wait_for(lambda: peer.received)
+    await wait_for_job(client, delayed, {"finished"})
+    await eventually(lambda: peer.received)
     assert peer.received == [{"job_id": delayed, "status": "finished"}]
     callbacks = (await client.get("/_emulator/callbacks")).json()["callbacks"]
     assert [(c["job_id"], c["dropped"]) for c in callbacks] == [(dropped, True), (delayed, False)]

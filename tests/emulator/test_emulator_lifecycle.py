@@ -6,12 +6,13 @@ import json
 from datetime import UTC, datetime
 
 import httpx
-from emulator_support import API_KEY, Peer, error_message, new_job, wait_for, wait_for_status
+from emulator_support import API_KEY, Peer, error_message, new_job, wait_for_job
 
 from service.emulator.app import create_emulator_app
 from service.emulator.metadata import RESULT_MEDIA_TYPES
 from service.emulator.settings import EmulatorSettings
-from service.serving import serve_in_background
+from service.process.serving import serve_in_background
+from tests.support.waiting import eventually
 
 
 async def test_job_runs_from_download_to_results_and_calls_back(
@@ -33,7 +34,7 @@ async def test_job_runs_from_download_to_results_and_calls_back(
         seen.add((body["status"], body["media_transfer_status"]))
         return bool(body["status"] == "finished")
 
-    await wait_for(finished)
+    await eventually(finished)
     assert ("finished", "finished") in seen
     status = (
         await client.get("/core/1.0/job_status", params={"api_key": API_KEY, "job_id": job_id})
@@ -52,7 +53,7 @@ async def test_job_runs_from_download_to_results_and_calls_back(
     assert doc["job_info"]["job_id"] == job_id
     assert "api_key" not in json.dumps(doc["job_info"]["request"])
     assert round(doc["media_info"]["technical"]["duration_s"]) == 2
-    await wait_for(lambda: peer.received)
+    await eventually(lambda: peer.received)
     assert peer.received == [{"job_id": job_id, "status": "finished"}]
 
 
@@ -66,7 +67,7 @@ async def test_non_video_and_unreachable_urls_end_in_error_with_details(
     }
     for url, expected in cases.items():
         job_id = await new_job(client, url)
-        status = await wait_for_status(client, job_id, {"error", "finished"})
+        status = await wait_for_job(client, job_id, {"error", "finished"})
         assert status["status"] == "error"
         assert status["media_transfer_status"] == "error"
         assert expected in status["details"]
@@ -77,10 +78,10 @@ async def test_transcript_must_be_srt_and_replaces_speech_analysis(
 ) -> None:
     video = f"{peer_url}/files/clip.mp4"
     bad = await new_job(client, video, media={"transcript": {"url": f"{peer_url}/files/bad.srt"}})
-    status = await wait_for_status(client, bad, {"error", "finished"})
+    status = await wait_for_job(client, bad, {"error", "finished"})
     assert "is not a valid SRT file" in status["details"]
     good = await new_job(client, video, media={"transcript": {"url": f"{peer_url}/files/clip.srt"}})
-    await wait_for_status(client, good, {"finished"})
+    await wait_for_job(client, good, {"finished"})
     params = {"api_key": API_KEY, "job_id": good}
     doc = (await client.get("/core/1.0/job_results", params=params)).json()
     types = {d["t"] for d in doc["detections"].values()}
@@ -94,7 +95,7 @@ async def test_every_available_result_type_is_served_with_its_content_type(
     client: httpx.AsyncClient, peer_url: str
 ) -> None:
     job_id = await new_job(client, f"{peer_url}/files/clip.mp4")
-    await wait_for_status(client, job_id, {"finished"})
+    await wait_for_job(client, job_id, {"finished"})
     jobs = (await client.get("/_emulator/jobs")).json()["jobs"]
     available = jobs[0]["result_types"]
     assert "core" in available
@@ -179,7 +180,7 @@ async def test_delete_removes_job_and_files(
     client: httpx.AsyncClient, peer_url: str, settings: EmulatorSettings
 ) -> None:
     job_id = await new_job(client, f"{peer_url}/files/clip.mp4")
-    await wait_for_status(client, job_id, {"finished"})
+    await wait_for_job(client, job_id, {"finished"})
     assert settings.data_dir is not None
     directory = settings.data_dir / "jobs" / job_id
     assert (directory / "results" / "core").is_file()
@@ -203,9 +204,9 @@ async def test_jobs_beyond_the_per_key_limit_wait_on_hold(
     await client.patch("/_emulator/config", json={"max_running_jobs_per_key": 1, "speed": 100})
     video = f"{peer_url}/files/clip.mp4"
     ids = [await new_job(client, video) for _ in range(3)]
-    await wait_for_status(client, ids[-1], {"on_hold"})
+    await wait_for_job(client, ids[-1], {"on_hold"})
     for job_id in ids:
-        await wait_for_status(client, job_id, {"finished"})
+        await wait_for_job(client, job_id, {"finished"})
 
 
 async def test_a_restart_forgets_jobs(settings: EmulatorSettings, peer_url: str) -> None:

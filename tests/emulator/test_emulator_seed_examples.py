@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from emulator_support import API_KEY, new_job, png, wait_for_status
+from emulator_support import API_KEY, new_job, png, wait_for_job
 
 KEY = {"api_key": API_KEY}
 
@@ -59,7 +59,7 @@ async def test_job_status_results_and_list_jobs(client: httpx.AsyncClient, peer_
         status.json()
     )
     assert isinstance(status.json()["poll_again_after_seconds"], int)
-    await wait_for_status(client, job_id, {"finished"})
+    await wait_for_job(client, job_id, {"finished"})
     results = await client.get(f"/core/1.0/job_results?api_key={API_KEY}&job_id={job_id}")
     assert results.status_code == 200
     assert results.json()["version_info"]["metadata_format"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from emulator_support import API_KEY, OTHER_KEY, error_message, new_job, png, wait_for_status
+from emulator_support import API_KEY, OTHER_KEY, error_message, new_job, png, wait_for_job
 
 from service.emulator.images import read_image_header
 
@@ -172,7 +172,7 @@ async def test_trained_identities_appear_as_similar_to(
         f"{peer_url}/files/clip.mp4",
         analysis_parameters={"face_galleries": {"custom_gallery": {"id": gallery_id}}},
     )
-    await wait_for_status(client, job_id, {"finished"})
+    await wait_for_job(client, job_id, {"finished"})
     doc = (await client.get("/core/1.0/job_results", params={**KEY, "job_id": job_id})).json()
     matches = [
         match

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from emulator_support import API_KEY, error_message, wait_for_status
+from emulator_support import API_KEY, error_message, wait_for_job
 
 from service.emulator.settings import EmulatorSettings
 
@@ -134,7 +134,7 @@ async def test_uploaded_video_is_analysed(
         "/core/1.0/new_job", json={"api_key": API_KEY, "media": {"video": {"url": url}}}
     )
     job_id = answer.json()["job_id"]
-    status = await wait_for_status(client, job_id, {"finished", "error"})
+    status = await wait_for_job(client, job_id, {"finished", "error"})
     assert status["status"] == "finished", status
     assert settings.data_dir is not None
     assert (settings.data_dir / "jobs" / job_id / "video").read_bytes() == video

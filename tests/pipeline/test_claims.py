@@ -9,13 +9,15 @@ from typing import Any
 
 import pytest
 
-from service.analyses import submission
-from service.analyses.claims import claim_backlog
 from service.analyses.lifecycle import Lifecycle
 from service.analyses.states import AnalysisStatus
+from service.analyses.steps import submission
+from service.analyses.steps.leases import claim_backlog
 from service.db import SessionMaker
-from tests.factories import insert_analysis
-from tests.pipeline.conftest import Emulator, Stack, wait_for_status
+from tests.pipeline.conftest import Stack
+from tests.support.api import wait_for_status
+from tests.support.emulator import EmulatorHandle
+from tests.support.factories import insert_analysis
 
 
 async def test_backlog_submits_one_analysis_per_media_at_a_time(
@@ -43,7 +45,7 @@ async def test_backlog_submits_one_analysis_per_media_at_a_time(
 
 
 async def test_upload_interrupted_before_new_job_is_resumed(
-    stack: Stack, emulator: Emulator, media_url: str, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, emulator: EmulatorHandle, media_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The worker dies (its task is cancelled) after the upload, before new_job."""
     real_submit = submission.submit

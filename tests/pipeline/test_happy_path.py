@@ -8,14 +8,16 @@ from pathlib import Path
 import httpx
 
 from service.valossa import ValossaClient, upload_file
-from tests.pipeline.conftest import VALOSSA_KEY, Emulator, Stack, wait_for_status
+from tests.pipeline.conftest import Stack
+from tests.support.api import wait_for_status
+from tests.support.emulator import EMULATOR_KEY, EmulatorHandle
 
 
-async def _valossa_result(emulator: Emulator, job_id: str, result_type: str) -> bytes:
+async def _valossa_result(emulator: EmulatorHandle, job_id: str, result_type: str) -> bytes:
     async with httpx.AsyncClient(base_url=emulator.url) as client:
         response = await client.get(
             "/core/1.0/job_results",
-            params={"api_key": VALOSSA_KEY, "job_id": job_id, "type": result_type},
+            params={"api_key": EMULATOR_KEY, "job_id": job_id, "type": result_type},
         )
     assert response.status_code == 200, response.text
     return response.content
@@ -29,7 +31,7 @@ async def _analyse(stack: Stack, body: dict[str, object]) -> dict[str, object]:
 
 
 async def test_video_url_is_downloaded_by_valossa_and_results_stored(
-    stack: Stack, emulator: Emulator, media_url: str
+    stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
     async with contextlib.AsyncExitStack() as workers:
         await stack.start_worker(workers, "w1")
@@ -68,7 +70,7 @@ async def test_video_url_is_downloaded_by_valossa_and_results_stored(
 
 
 async def test_source_url_is_uploaded_by_us_in_chunks(
-    stack: Stack, emulator: Emulator, media_url: str, media_dir: Path
+    stack: Stack, emulator: EmulatorHandle, media_url: str, media_dir: Path
 ) -> None:
     await emulator.configure(chunk_size=16 * 1024)
     stack.settings.allow_private_source_urls = True  # the media server is on loopback
@@ -88,11 +90,11 @@ async def test_source_url_is_uploaded_by_us_in_chunks(
 
 
 async def test_valossaupload_url_uploaded_beforehand(
-    stack: Stack, emulator: Emulator, media_dir: Path
+    stack: Stack, emulator: EmulatorHandle, media_dir: Path
 ) -> None:
     clip = media_dir / "clip.mp4"
     async with httpx.AsyncClient() as http:
-        client = ValossaClient(http, api_key=VALOSSA_KEY, base_url=emulator.url)
+        client = ValossaClient(http, api_key=EMULATOR_KEY, base_url=emulator.url)
         url = await upload_file(client, clip, size=clip.stat().st_size)
     async with contextlib.AsyncExitStack() as workers:
         await stack.start_worker(workers, "w1")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 
-from tests.pipeline.conftest import Emulator, Stack, eventually, wait_for_status
+from tests.pipeline.conftest import Stack
+from tests.support.api import wait_for_status
+from tests.support.emulator import EmulatorHandle
+from tests.support.waiting import eventually
 
 
 async def _create(stack: Stack, media_id: str, media_url: str, title: str = "t") -> str:
@@ -17,7 +20,7 @@ async def _create(stack: Stack, media_id: str, media_url: str, title: str = "t")
 
 
 async def test_reanalysis_makes_the_latest_finished_one_current(
-    stack: Stack, emulator: Emulator, media_url: str
+    stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
     async with contextlib.AsyncExitStack() as workers:
         await stack.start_worker(workers, "w1")
@@ -34,7 +37,7 @@ async def test_reanalysis_makes_the_latest_finished_one_current(
 
 
 async def test_cancel_before_valossa_finishes(
-    stack: Stack, emulator: Emulator, media_url: str
+    stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
     await emulator.configure(speed=0.01)  # the job stays queued
     async with contextlib.AsyncExitStack() as workers:
@@ -51,7 +54,7 @@ async def test_cancel_before_valossa_finishes(
 
 
 async def test_delete_removes_valossa_jobs_and_our_rows(
-    stack: Stack, emulator: Emulator, media_url: str
+    stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
     async with contextlib.AsyncExitStack() as workers:
         await stack.start_worker(workers, "w1")

@@ -16,8 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from service.serving import serve_in_background
-from tests.pipeline.conftest import Emulator, Stack, eventually, wait_for_status
+from service.process.serving import serve_in_background
+from tests.pipeline.conftest import Stack
+from tests.support.api import wait_for_status
+from tests.support.emulator import EmulatorHandle
+from tests.support.waiting import eventually
 
 
 class Receiver:
@@ -73,7 +76,7 @@ async def test_cms_gets_a_signed_webhook_when_an_analysis_ends(
 
 
 async def test_analysis_past_its_deadline_is_flagged_overdue(
-    stack: Stack, emulator: Emulator, media_url: str, caplog: pytest.LogCaptureFixture
+    stack: Stack, emulator: EmulatorHandle, media_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     await emulator.configure(speed=0.001)  # Valossa never gets anywhere
     stack.settings.analysis_deadline_s = 0.5

@@ -12,12 +12,15 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.analyses import submission
-from service.analyses.claims import claim_backlog
 from service.analyses.lifecycle import Lifecycle
-from service.analyses.work import Step
+from service.analyses.steps import submission
+from service.analyses.steps.context import Step
+from service.analyses.steps.leases import claim_backlog
 from service.resources import open_resources
-from tests.pipeline.conftest import Emulator, Stack, eventually, wait_for_status
+from tests.pipeline.conftest import Stack
+from tests.support.api import wait_for_status
+from tests.support.emulator import EmulatorHandle
+from tests.support.waiting import eventually
 
 
 async def _create(stack: Stack, media_id: str, media_url: str) -> str:
@@ -28,7 +31,7 @@ async def _create(stack: Stack, media_id: str, media_url: str) -> str:
     return str(response.json()["id"])
 
 
-async def _jobs_per_media(emulator: Emulator) -> Counter[str]:
+async def _jobs_per_media(emulator: EmulatorHandle) -> Counter[str]:
     return Counter(job["customer_media_id"] for job in await emulator.jobs())
 
 
@@ -39,7 +42,7 @@ async def _events(stack: Stack, analysis_id: str) -> list[dict[str, Any]]:
 
 
 async def test_lost_callbacks_are_covered_by_the_poller(
-    stack: Stack, emulator: Emulator, media_url: str
+    stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
     await emulator.configure(callback_drop_rate=1.0)
     async with contextlib.AsyncExitStack() as workers:
@@ -51,7 +54,7 @@ async def test_lost_callbacks_are_covered_by_the_poller(
 
 
 async def test_duplicate_callbacks_do_no_harm(
-    stack: Stack, emulator: Emulator, media_url: str
+    stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
     async with contextlib.AsyncExitStack() as workers:
         await stack.start_worker(workers, "w1")
@@ -73,7 +76,7 @@ async def test_duplicate_callbacks_do_no_harm(
 
 
 async def test_crash_between_new_job_and_storing_its_id_submits_once(
-    stack: Stack, emulator: Emulator, media_url: str, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, emulator: EmulatorHandle, media_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_record = submission._record_job
     crashes = 0
@@ -111,7 +114,7 @@ async def test_crash_between_new_job_and_storing_its_id_submits_once(
 
 
 async def test_lost_response_on_new_job_submits_once(
-    stack: Stack, emulator: Emulator, media_url: str
+    stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
     await emulator.configure(lost_response_rate=1.0)
     async with contextlib.AsyncExitStack() as workers:
@@ -130,7 +133,7 @@ async def test_lost_response_on_new_job_submits_once(
 
 
 async def test_two_workers_process_each_analysis_once(
-    stack: Stack, emulator: Emulator, media_url: str
+    stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
     async with contextlib.AsyncExitStack() as workers:
         # Two steps at a time each: eight analyses cannot all go to one worker.
@@ -153,7 +156,7 @@ async def test_two_workers_process_each_analysis_once(
 
 
 async def test_dead_workers_claim_expires_and_another_worker_finishes(
-    stack: Stack, emulator: Emulator, media_url: str
+    stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
     stack.settings.lease_s = 1.0
     analysis_id = await _create(stack, "orphan", media_url)
@@ -177,7 +180,7 @@ async def test_dead_workers_claim_expires_and_another_worker_finishes(
 
 
 async def test_in_flight_cap_holds_and_backlog_drains(
-    stack: Stack, emulator: Emulator, media_url: str
+    stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
     cap = 2
     stack.settings.valossa_max_in_flight = cap
@@ -195,7 +198,7 @@ async def test_in_flight_cap_holds_and_backlog_drains(
 
 
 async def test_valossa_storms_during_submission_and_polling(
-    stack: Stack, emulator: Emulator, media_url: str
+    stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
     await emulator.configure(
         error_rate=0.25, throttle_rate=0.15, lost_response_rate=0.1, retry_after_s=0

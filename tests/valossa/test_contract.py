@@ -18,7 +18,7 @@ from valossa_support import API_KEY, ContractCheckingTransport
 from service.emulator.app import create_emulator_app
 from service.emulator.media import write_sample_video
 from service.emulator.settings import EmulatorSettings
-from service.serving import bind_socket, serve_in_background
+from service.process.serving import bind_socket, serve_in_background
 from service.valossa import (
     KEEP,
     NO_RETRY,

@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses import queries
-from service.analyses.flows import api_lifecycle, view_of
+from service.analyses.flows.analyses import api_lifecycle, view_of
 from service.analyses.models import Analysis
 from service.analyses.schemas import AnalysisView
 from service.analyses.states import TERMINAL, AnalysisStatus

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from service.analyses.claims import lock_claimed
 from service.analyses.lifecycle import poll_delay
 from service.analyses.models import Analysis
 from service.analyses.results import content_type_for, record_absent, store_result
@@ -15,7 +14,8 @@ from service.analyses.states import (
     VALOSSA_KNOWN_RUNNING,
     AnalysisStatus,
 )
-from service.analyses.work import Step
+from service.analyses.steps.context import Step
+from service.analyses.steps.leases import lock_claimed
 from service.valossa import ValossaApiError, ValossaAuthError, ValossaError, ValossaNotFound
 
 log = logging.getLogger(__name__)

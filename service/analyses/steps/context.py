@@ -12,10 +12,10 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.analyses.claims import lock_claimed
 from service.analyses.lifecycle import Lifecycle, backoff_delay, schedule, utcnow
 from service.analyses.models import Analysis
 from service.analyses.states import AnalysisStatus
+from service.analyses.steps.leases import lock_claimed
 from service.resources import Resources
 from service.settings import Settings
 from service.valossa import ValossaApiError, ValossaAuthError, ValossaClient

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from service.analyses.lifecycle import backoff_delay, utcnow
 from service.analyses.models import Webhook
-from service.analyses.work import Step
+from service.analyses.steps.context import Step
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses import queries
-from service.analyses.claims import notify_due
 from service.analyses.lifecycle import Lifecycle
+from service.analyses.steps.leases import notify_due
 from service.analyses.tokens import CallbackTokens
 from service.errors import NotFound
 

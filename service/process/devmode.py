@@ -14,10 +14,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from service.embedded_db import EmbeddedPostgres, default_data_dir
 from service.logs import configure_logging
 from service.migrate import upgrade_to_head_async
-from service.serving import serve_in_background
+from service.process.embedded_db import EmbeddedPostgres, default_data_dir
+from service.process.serving import serve_in_background
 from service.settings import load_settings
 
 log = logging.getLogger(__name__)

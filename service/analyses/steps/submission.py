@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from service.analyses.claims import lock_claimed, renew_lease
 from service.analyses.models import Analysis
 from service.analyses.sources import UnsafeSourceUrl, check_source_url
 from service.analyses.states import AnalysisStatus
-from service.analyses.work import Step
+from service.analyses.steps.context import Step
+from service.analyses.steps.leases import lock_claimed, renew_lease
 from service.valossa import (
     AnalysisParameters,
     CustomerMediaInfo,

@@ -12,7 +12,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses import queries
-from service.analyses.flows import view_of
+from service.analyses.flows.analyses import view_of
 from service.analyses.results import ABSENT, STORED, ResultBody
 from service.analyses.schemas import MediaView
 from service.analyses.states import AnalysisStatus

@@ -1,0 +1,1 @@
+"""Worker steps: what the worker does to a claimed analysis, one step at a time."""

@@ -1,0 +1,1 @@
+"""Process plumbing: serving, health probes, dev mode, the embedded database, start-up checks."""
