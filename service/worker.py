@@ -1,8 +1,9 @@
-"""The worker: APScheduler ticks that claim due work in Postgres and carry it one step further.
+"""The worker: one plain loop that claims due work in Postgres and runs each step as a task.
 
-Every replica ticks; Postgres decides who does what (leases claimed with SKIP LOCKED), so the
-scheduler's own job store is never shared. A callback NOTIFYs `valossa_ingest_due` so that a tick
-runs at once instead of at the next interval.
+The loop waits for a reason to look: a NOTIFY (a callback, a new analysis), a step that
+finished, the interval (APScheduler is only this timer), or stop. Then it claims what is due,
+up to its free step slots, and starts the steps. Every replica runs the same loop; Postgres
+decides who does what (steps/leases.py), so the scheduler's own job store is never shared.
 """
 
 from __future__ import annotations
@@ -14,17 +15,27 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import psycopg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 
+from service.analyses.lifecycle import Lifecycle
 from service.analyses.models import Analysis
-from service.analyses.states import AnalysisStatus
-from service.analyses.steps.context import Step
-from service.analyses.steps.leases import claim_backlog, claim_due, flag_overdue
+from service.analyses.states import STEP_FOR, Step
+from service.analyses.steps.context import StepContext
+from service.analyses.steps.leases import (
+    DUE_CHANNEL,
+    Claim,
+    LeaseLost,
+    claim_backlog,
+    claim_due,
+    flag_overdue,
+    kept_alive,
+)
+from service.analyses.steps.outcomes import retry_later
 from service.analyses.steps.reconcile import check_status, fetch_results
 from service.analyses.steps.submission import submit, upload_source
 from service.analyses.steps.webhooks import deliver_due_webhooks
@@ -33,10 +44,20 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: How many analyses one worker works on at once.
+#: How many steps one worker runs at once.
 CONCURRENCY = 10
 #: How long a stopping worker lets its steps under way finish (Kubernetes grants 30-60 s).
 SHUTDOWN_GRACE_S = 20.0
+
+StepFunction = Callable[[StepContext, Claim, Analysis], Awaitable[None]]
+
+#: The function that performs each step.
+STEPS: dict[Step, StepFunction] = {
+    Step.UPLOAD: upload_source,
+    Step.SUBMIT: submit,
+    Step.CHECK_STATUS: check_status,
+    Step.FETCH_RESULTS: fetch_results,
+}
 
 
 def worker_name() -> str:
@@ -44,128 +65,125 @@ def worker_name() -> str:
     return f"worker:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-class Worker:
-    """Runs ticks: backlog submission, due status checks, results, sweeps and webhooks.
+def step_context(resources: Resources, worker: str) -> StepContext:
+    """What this worker's steps are given."""
+    return StepContext(
+        settings=resources.settings,
+        sessionmaker=resources.sessionmaker,
+        valossa=resources.valossa,
+        http=resources.http,
+        tokens=resources.tokens,
+        worker=worker,
+        lifecycle=Lifecycle(actor=worker, notify_cms=bool(resources.settings.cms_webhook_url)),
+    )
 
-    A tick claims only as many analyses as this worker has free slots, and works on them in
-    tasks of their own, so one slow upload never holds up the status checks of the others.
-    """
+
+class Worker:
+    """Claims due analyses and runs their steps, at most `concurrency` at once."""
 
     def __init__(
         self, resources: Resources, *, name: str | None = None, concurrency: int = CONCURRENCY
     ) -> None:
-        self.step = Step(resources, worker=name or worker_name())
+        self.ctx = step_context(resources, name or worker_name())
         self.concurrency = concurrency
-        self._tick_lock = asyncio.Lock()
-        self._again = False
+        self._wake = asyncio.Event()
         self._steps: set[asyncio.Task[None]] = set()
-        self._wakeups: set[asyncio.Task[None]] = set()
+        self._delivery: asyncio.Task[None] | None = None
 
     @property
     def name(self) -> str:
-        return self.step.worker
+        return self.ctx.worker
 
-    async def tick(self) -> None:
-        """One round of work; never raises (one bad analysis must not stop the loop).
+    def wake(self) -> None:
+        """Look for work at once (a NOTIFY, a finished step, the interval)."""
+        self._wake.set()
 
-        A tick asked for while one runs is not dropped: the running tick goes round once more,
-        so a callback's wake-up is acted on at once, not at the next interval.
-        """
-        self._again = True
-        if self._tick_lock.locked():
-            return
-        async with self._tick_lock:
-            while self._again:
-                self._again = False
-                try:
-                    await self._tick()
-                except Exception:
-                    log.exception("worker tick failed; the next tick tries again")
+    async def run(self, stop: asyncio.Event) -> None:
+        """Look for work whenever woken, until `stop` is set."""
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                await self.look_for_work()
+            except Exception:
+                log.exception("looking for work failed; trying again at the next wake-up")
+            await _first_of(self._wake.wait(), stop.wait())
 
-    async def _tick(self) -> None:
-        settings = self.step.settings
-        async with self.step.transaction() as session:
-            await flag_overdue(session, self.step.lifecycle)
+    async def look_for_work(self) -> int:
+        """One round: flag overdue analyses, claim due work for the free slots, start it;
+        start a webhook delivery round if none runs. Returns how many steps were started."""
+        ctx = self.ctx
+        async with ctx.transaction() as session:
+            await flag_overdue(session, ctx.lifecycle)
         free = self.concurrency - len(self._steps)
-        claimed: list[Analysis] = []
+        claimed: list[tuple[Claim, Analysis]] = []
         if free > 0:
-            async with self.step.transaction() as session:
+            async with ctx.transaction() as session:
                 claimed += await claim_backlog(
                     session,
-                    self.step.lifecycle,
-                    max_in_flight=settings.valossa_max_in_flight,
-                    lease=self.step.lease,
-                    submit_deadline=timedelta(seconds=settings.submit_deadline_s),
+                    ctx.lifecycle,
+                    worker=self.name,
+                    max_in_flight=ctx.settings.valossa_max_in_flight,
+                    lease_s=ctx.settings.lease_s,
+                    submit_deadline=timedelta(seconds=ctx.settings.submit_deadline_s),
                     limit=free,
                 )
-        free -= len(claimed)
-        if free > 0:
-            async with self.step.transaction() as session:
+            async with ctx.transaction() as session:
                 claimed += await claim_due(
-                    session, worker=self.name, lease=self.step.lease, limit=free
+                    session,
+                    worker=self.name,
+                    lease_s=ctx.settings.lease_s,
+                    limit=free - len(claimed),
                 )
-        for analysis in claimed:
-            task = asyncio.create_task(self._work_on(analysis))
+        for claim, analysis in claimed:
+            task = asyncio.create_task(self._run_step(claim, analysis))
             self._steps.add(task)
             task.add_done_callback(self._steps.discard)
+        if ctx.settings.cms_webhook_url and (self._delivery is None or self._delivery.done()):
+            self._delivery = asyncio.create_task(self._deliver_webhooks())
+        return len(claimed)
 
-    async def deliver_webhooks(self) -> None:
-        """Tell the CMS about analyses that ended; apart from the tick, so a slow CMS delays
-        nothing else."""
+    async def _run_step(self, claim: Claim, analysis: Analysis) -> None:
+        step = STEP_FOR[analysis.status]
         try:
-            await deliver_due_webhooks(self.step)
+            async with kept_alive(self.ctx.sessionmaker, claim, lease_s=self.ctx.settings.lease_s):
+                await STEPS[step](self.ctx, claim, analysis)
+        except LeaseLost:
+            log.warning("analysis %s: %s stopped, its lease was lost", claim.analysis_id, step)
+        except Exception:
+            log.exception("analysis %s: %s failed; it will be retried", claim.analysis_id, step)
+            with contextlib.suppress(Exception):
+                await retry_later(self.ctx, claim, f"internal error in the {step} step")
+        finally:
+            # Work is often due again at once (results after "finished"): look now.
+            self.wake()
+
+    async def _deliver_webhooks(self) -> None:
+        try:
+            await deliver_due_webhooks(self.ctx.sessionmaker, self.ctx.http, self.ctx.settings)
         except Exception:
             log.exception("webhook delivery failed; the next round tries again")
 
-    async def _work_on(self, analysis: Analysis) -> None:
-        try:
-            await self._advance(analysis)
-        except Exception:
-            log.exception("analysis %s: step failed; it will be retried", analysis.id)
-            with contextlib.suppress(Exception):
-                await self.step.retry_later(analysis.id, "internal error in worker step")
-        # Work is often due again at once (results after "finished"); don't wait for the interval.
-        self.wake()
-
-    def wake(self) -> None:
-        """Run a tick soon (after a callback's NOTIFY, or when a slot frees up)."""
-        task = asyncio.create_task(self.tick())
-        self._wakeups.add(task)
-        task.add_done_callback(self._wakeups.discard)
-
-    async def _advance(self, analysis: Analysis) -> None:
-        status = AnalysisStatus(analysis.status)
-        if status is AnalysisStatus.UPLOADING:
-            await upload_source(self.step, analysis)
-        elif status is AnalysisStatus.SUBMITTING:
-            await submit(self.step, analysis)
-        elif status is AnalysisStatus.SUBMITTED:
-            await check_status(self.step, analysis)
-        elif status is AnalysisStatus.FETCHING_RESULTS:
-            await fetch_results(self.step, analysis)
-
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Tick on an interval (and at once on NOTIFY) while the context is open."""
-        # A tick that outlasts the interval makes APScheduler warn on every skipped run; the
-        # overlap is by design (tick() guards itself), so only its errors are worth logging.
-        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+        """Run the loop, its interval timer and its LISTEN connection while the block runs."""
+        stop = asyncio.Event()
         scheduler = AsyncIOScheduler()
-        for job_id, job in (("tick", self.tick), ("webhooks", self.deliver_webhooks)):
-            scheduler.add_job(
-                job,
-                "interval",
-                seconds=self.step.settings.tick_interval_s,
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-                id=job_id,
-            )
+        scheduler.add_job(
+            self.wake,
+            "interval",
+            seconds=self.ctx.settings.tick_interval_s,
+            coalesce=True,
+            misfire_grace_time=None,
+            id="wake",
+        )
         scheduler.start()
         listener = asyncio.create_task(self._listen())
+        loop = asyncio.create_task(self.run(stop))
         try:
             yield
         finally:
+            stop.set()
+            await loop
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
@@ -174,25 +192,26 @@ class Worker:
 
     async def _drain(self) -> None:
         """Let the steps under way finish (each ends by releasing its claim), within a bound."""
-        async with self._tick_lock:
-            pending = set(self._steps)
-            if pending:
-                log.info("waiting for %d step(s) to finish", len(pending))
-                _, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
-                for task in still:
-                    task.cancel()
-                # A cancelled step keeps its claim; the lease makes it due again elsewhere.
-                await asyncio.gather(*still, return_exceptions=True)
+        pending = set(self._steps)
+        if self._delivery is not None:
+            pending.add(self._delivery)
+        if pending:
+            log.info("waiting for %d step(s) to finish", len(pending))
+            _, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
+            for task in still:
+                task.cancel()
+            # A cancelled step keeps its claim; the lease makes it due again elsewhere.
+            await asyncio.gather(*still, return_exceptions=True)
 
     async def _listen(self) -> None:
-        url = self.step.settings.database_url
+        url = self.ctx.settings.database_url
         assert url is not None
         libpq = make_url(url.get_secret_value()).set(drivername="postgresql")
         dsn = libpq.render_as_string(hide_password=False)
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
-                    await conn.execute("LISTEN valossa_ingest_due")
+                    await conn.execute(f"LISTEN {DUE_CHANNEL}")
                     async for _ in conn.notifies():
                         self.wake()
             except asyncio.CancelledError:
@@ -224,3 +243,13 @@ async def run_worker(settings: Settings, *, health_port: int = 8081) -> None:
             await stack.enter_async_context(worker.running())
             await stop.wait()
             log.info("worker %s stopping", worker.name)
+
+
+async def _first_of(*waits: Awaitable[object]) -> None:
+    """Return when the first of `waits` completes; cancel the others."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -8,10 +8,12 @@ lock and use several connections.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -55,29 +57,62 @@ class DatabaseServer:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
-def database_server() -> Iterator[DatabaseServer]:
-    """TEST_DATABASE_URL's server when set, else an embedded Postgres in a temporary directory."""
+_ADMIN_URL = "vi_test_admin_url"
+_SERVER = pytest.StashKey[Any]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One Postgres per test run: TEST_DATABASE_URL's server, else one embedded server started
+    here (in the xdist controller) and shared by every worker, each with its own database."""
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: the controller passed the server's URL in workerinput
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        admin = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        yield DatabaseServer(admin)
+        config.stash[_SERVER] = None
+        os.environ[_ADMIN_URL.upper()] = (
+            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
         return
     from service.process.embedded_db import EmbeddedPostgres
 
-    # Short path: the server's Unix socket lives in the data directory (108-byte limit).
-    with tempfile.TemporaryDirectory(prefix="vi-pg-", dir="/tmp") as data_dir:
-        server = EmbeddedPostgres(Path(data_dir), cleanup=True)
-        try:
-            yield DatabaseServer(server.admin_url())
-        finally:
-            server.stop()
+    # Short path: the server's Unix socket lives in the data directory (108-byte limit). The
+    # parent is world-traversable: as root, pgserver runs Postgres as its own system user.
+    parent = Path(tempfile.mkdtemp(prefix="vi-pg-", dir="/tmp"))
+    parent.chmod(0o755)
+    server = EmbeddedPostgres(parent / "data", cleanup=True)
+    config.stash[_SERVER] = (server, parent)
+    os.environ[_ADMIN_URL.upper()] = server.admin_url()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Hand the test database server's URL to each xdist worker."""
+    node.workerinput[_ADMIN_URL] = os.environ[_ADMIN_URL.upper()]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    started = config.stash.get(_SERVER, None)
+    if started:
+        server, parent = started
+        server.stop()
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def migrated_database(database_server: DatabaseServer, worker_id: str) -> Iterator[str]:
+def database_server(pytestconfig: pytest.Config) -> DatabaseServer:
+    """The run's Postgres server (see pytest_configure)."""
+    workerinput = getattr(pytestconfig, "workerinput", None)
+    admin = workerinput[_ADMIN_URL] if workerinput else os.environ[_ADMIN_URL.upper()]
+    return DatabaseServer(admin)
+
+
+@pytest.fixture(scope="session")
+def migrated_database(
+    database_server: DatabaseServer, pytestconfig: pytest.Config
+) -> Iterator[str]:
     """A database at migration head for this test worker; its URL (psycopg 3 driver)."""
-    name = database_server.create(f"vi_test_{worker_id}")
+    worker = getattr(pytestconfig, "workerinput", {}).get("workerid", "main")
+    name = database_server.create(f"vi_test_{worker}")
     url = database_server.url_for(name)
     upgrade_to_head(url)
     yield url

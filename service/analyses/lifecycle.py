@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +49,9 @@ class Lifecycle:
             analysis.finished_at = now
             if target is AnalysisStatus.FAILED and reason:
                 analysis.error = reason
+            elif target is AnalysisStatus.FINISHED:
+                # A transient error on the way (kept in the events) is not the outcome.
+                analysis.error = None
         elif deadline is not None:
             analysis.deadline_at = now + deadline
             analysis.overdue_since = None
@@ -119,23 +121,3 @@ def ended_payload(analysis: Analysis) -> dict[str, object]:
         "valossa_job_id": analysis.job_id,
         "error": analysis.error,
     }
-
-
-def schedule(analysis: Analysis, delay_s: float) -> None:
-    """Release the claim and make the analysis due again after `delay_s` seconds."""
-    analysis.next_attempt_at = utcnow() + timedelta(seconds=max(0.0, delay_s))
-    analysis.claimed_until = None
-    analysis.claimed_by = None
-
-
-def backoff_delay(attempts: int, *, cap_s: float, base_s: float = 1.0) -> float:
-    """Exponential backoff with jitter after `attempts` failures in a row."""
-    ceiling = min(cap_s, base_s * 2.0 ** max(0, attempts - 1))
-    return ceiling * (0.5 + random.random() / 2)
-
-
-def poll_delay(suggested_s: int | None, *, min_s: float, max_s: float) -> float:
-    """Valossa's poll_again_after_seconds, clamped to our bounds, with +-10 % jitter."""
-    base = float(suggested_s) if suggested_s is not None else min_s * 4
-    clamped = min(max_s, max(min_s, base))
-    return clamped * random.uniform(0.9, 1.1)

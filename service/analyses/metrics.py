@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.lifecycle import utcnow
 from service.analyses.models import Analysis, Webhook, not_terminal
-from service.analyses.states import IN_FLIGHT, TERMINAL, AnalysisStatus
+from service.analyses.states import HOLDS_SLOT, TERMINAL, AnalysisStatus
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Gauges:
 
     @property
     def in_flight(self) -> int:
-        return sum(self.live_by_status.get(status, 0) for status in IN_FLIGHT)
+        return sum(self.live_by_status.get(status, 0) for status in HOLDS_SLOT)
 
 
 async def read_gauges(session: AsyncSession) -> Gauges:
@@ -67,7 +67,7 @@ def exposition(gauges: Gauges, *, max_in_flight: int) -> str:
         "# HELP valossa_ingest_in_flight Analyses holding a Valossa slot.",
         "# TYPE valossa_ingest_in_flight gauge",
         f"valossa_ingest_in_flight {gauges.in_flight}",
-        "# HELP valossa_ingest_in_flight_limit VALOSSA_MAX_IN_FLIGHT.",
+        "# HELP valossa_ingest_in_flight_limit VALOSSA_MAX_HOLDS_SLOT.",
         "# TYPE valossa_ingest_in_flight_limit gauge",
         f"valossa_ingest_in_flight_limit {max_in_flight}",
         "# HELP valossa_ingest_overdue Analyses past the deadline of their state.",

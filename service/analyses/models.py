@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Enum,
     ForeignKey,
     ForeignKeyConstraint,
     Identity,
@@ -21,12 +22,26 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
+from service.analyses.states import TERMINAL, AnalysisStatus
 from service.db import Base, TimestampMixin
 
-# Rows in these states are never due again; the partial index leaves them out so that a table
-# of a million finished analyses does not slow the claim of due work. Queries that should use
-# the index repeat this exact predicate (`not_terminal()`): the planner matches it as written.
-NOT_TERMINAL_SQL = "status NOT IN ('finished', 'failed', 'canceled')"
+# Rows in terminal states are never due again; the partial index leaves them out so that a
+# table of a million finished analyses does not slow the claim of due work. Queries that should
+# use the index repeat this exact predicate (`not_terminal()`): the planner matches it as written.
+NOT_TERMINAL_SQL = "status NOT IN ({})".format(
+    ", ".join(f"'{status.value}'" for status in AnalysisStatus if status in TERMINAL)
+)
+
+#: The status column: text in the database, checked against the enum's values.
+STATUS_TYPE = Enum(
+    AnalysisStatus,
+    name="analysis_status",
+    native_enum=False,
+    create_constraint=True,
+    length=32,
+    values_callable=lambda statuses: [status.value for status in statuses],
+    validate_strings=True,
+)
 
 
 def not_terminal() -> ColumnElement[bool]:
@@ -48,7 +63,7 @@ class Analysis(TimestampMixin, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     customer_media_id: Mapped[str] = mapped_column(String(1024))
-    status: Mapped[str] = mapped_column(String(32))
+    status: Mapped[AnalysisStatus] = mapped_column(STATUS_TYPE)
 
     # What the CMS asked for.
     video_url: Mapped[str | None] = mapped_column(Text)
@@ -68,10 +83,17 @@ class Analysis(TimestampMixin, Base):
     media_transfer_status: Mapped[str | None] = mapped_column(String(64))
     valossa_details: Mapped[str | None] = mapped_column(Text)
 
-    # Work scheduling: due time, lease, failures in a row, the submission intent.
+    # Work scheduling (steps/leases.py owns these): when the next step is due; the lease of the
+    # worker step that claimed it (`claimed_by` is one claim's token, `claimed_until` its end,
+    # both on the database clock); the latest Valossa callback and how many status checks
+    # callbacks caused; failures in a row; the submission intent.
     next_attempt_at: Mapped[datetime | None]
     claimed_until: Mapped[datetime | None]
-    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_by: Mapped[str | None] = mapped_column(String(160))
+    callback_at: Mapped[datetime | None]
+    callback_wakeups: Mapped[int] = mapped_column(default=0, server_default="0")
+    status_checked_at: Mapped[datetime | None]
+    cancel_requested_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     submit_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     submit_started_at: Mapped[datetime | None]
@@ -93,7 +115,8 @@ class AnalysisEvent(Base):
     analysis_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("analyses.id", ondelete="CASCADE"),
     )
-    at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    # When the change happened, not when its transaction began.
+    at: Mapped[datetime] = mapped_column(server_default=text("clock_timestamp()"))
     from_status: Mapped[str | None] = mapped_column(String(32))
     to_status: Mapped[str] = mapped_column(String(32))
     valossa_status: Mapped[str | None] = mapped_column(String(64))

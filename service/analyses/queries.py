@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, text, tuple_, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.models import Analysis, AnalysisEvent, StoredResult
@@ -125,20 +125,37 @@ async def delete_analyses(session: AsyncSession, analyses: list[Analysis]) -> in
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def make_due_if_submitted(session: AsyncSession, analysis_id: uuid.UUID) -> Analysis | None:
-    """Make a submitted analysis due for a status check now; None if it is not submitted.
-
-    Raises sqlalchemy's OperationalError (lock timeout) if a worker holds the row for long.
-    """
-    await session.execute(text("SET LOCAL lock_timeout = '200ms'"))
+async def record_callback(
+    session: AsyncSession, analysis_id: uuid.UUID, *, max_wakeups: int
+) -> Analysis | None:
+    """Note a Valossa callback and make the submitted analysis due now, unless that changes
+    nothing (it is due already and no check is under way) or callbacks have used up their
+    `max_wakeups` status checks. The analysis if it was woken, else None."""
+    now = func.now()
     result = await session.scalars(
         update(Analysis)
         .where(Analysis.id == analysis_id, Analysis.status == AnalysisStatus.SUBMITTED)
-        .values(next_attempt_at=func.now())
+        .where(Analysis.callback_wakeups < max_wakeups)
+        .where(or_(Analysis.next_attempt_at > now, Analysis.claimed_until > now))
+        .values(
+            callback_at=func.clock_timestamp(),
+            callback_wakeups=Analysis.callback_wakeups + 1,
+            next_attempt_at=func.least(Analysis.next_attempt_at, now),
+        )
         .returning(Analysis)
         .execution_options(populate_existing=True)
     )
     return result.one_or_none()
+
+
+async def analyses_of_media(session: AsyncSession, customer_media_id: str) -> list[Analysis]:
+    """Every analysis of a media, oldest first (not locked)."""
+    rows = await session.scalars(
+        select(Analysis)
+        .where(Analysis.customer_media_id == customer_media_id)
+        .order_by(Analysis.created_at, Analysis.id)
+    )
+    return list(rows)
 
 
 async def exists(session: AsyncSession, analysis_id: uuid.UUID) -> bool:

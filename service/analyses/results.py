@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import IO
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,6 +89,35 @@ async def _insert_chunk(session: AsyncSession, record: StoredResult, seq: int, d
             analysis_id=record.analysis_id, result_type=record.result_type, seq=seq, data=data
         )
     )
+
+
+@dataclass
+class Spool:
+    """A result read from Valossa into a temporary file (memory holds at most one chunk), so
+    that it can be stored in a short transaction without Valossa on the other end."""
+
+    result_type: str
+    content_type: str
+    file: IO[bytes] = field(
+        default_factory=lambda: tempfile.SpooledTemporaryFile(max_size=CHUNK_BYTES)  # noqa: SIM115
+    )
+    size: int = 0
+
+    async def fill(self, content: AsyncIterable[bytes]) -> None:
+        """Write the whole stream into the spool."""
+        async for piece in content:
+            self.file.write(piece)
+            self.size += len(piece)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The spooled bytes, from the first, one chunk at a time."""
+        self.file.seek(0)
+        while piece := self.file.read(CHUNK_BYTES):
+            yield piece
+
+    def close(self) -> None:
+        """Delete the temporary file."""
+        self.file.close()
 
 
 def record_absent(

@@ -136,6 +136,9 @@ class AnalysisView(BaseModel):
     error: str | None
     overdue: bool = Field(description="True when the analysis is past its state's deadline.")
     overdue_since: datetime | None
+    cancel_requested_at: datetime | None = Field(
+        description="When the CMS asked to cancel and Valossa has not confirmed it yet."
+    )
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
@@ -156,7 +159,7 @@ class AnalysisView(BaseModel):
         return cls(
             id=analysis.id,
             customer_media_id=analysis.customer_media_id,
-            status=AnalysisStatus(analysis.status),
+            status=analysis.status,
             valossa=ValossaView(
                 job_id=analysis.job_id,
                 status=analysis.valossa_status,
@@ -187,6 +190,7 @@ class AnalysisView(BaseModel):
             error=analysis.error,
             overdue=overdue_since is not None,
             overdue_since=overdue_since,
+            cancel_requested_at=analysis.cancel_requested_at,
             created_at=analysis.created_at,
             updated_at=analysis.updated_at,
             finished_at=analysis.finished_at,

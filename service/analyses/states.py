@@ -1,8 +1,13 @@
-"""The life of an analysis as data: its states and the transitions allowed between them.
+"""Everything about the states of an analysis, as data: read this file top to bottom.
 
 pending ─▶ (uploading) ─▶ submitting ─▶ submitted ─▶ fetching_results ─▶ finished
    │            │              │            │               │
    └────────────┴──────────────┴────────────┴───────────────┴──▶ failed · canceled
+
+Which moves are allowed, which states the worker works on and with which step, which hold one
+of the VALOSSA_MAX_IN_FLIGHT slots, which the CMS can cancel without asking Valossa, and what a
+Valossa job status means for us. Pure: no database, no network; SQL predicates are generated
+from these sets (see models.py).
 """
 
 from __future__ import annotations
@@ -21,15 +26,6 @@ class AnalysisStatus(StrEnum):
     CANCELED = "canceled"  #: canceled by the CMS (and at Valossa, when it had the job)
 
 
-TERMINAL: frozenset[AnalysisStatus] = frozenset(
-    {AnalysisStatus.FINISHED, AnalysisStatus.FAILED, AnalysisStatus.CANCELED}
-)
-
-#: States that hold one of the VALOSSA_MAX_IN_FLIGHT slots.
-IN_FLIGHT: frozenset[AnalysisStatus] = frozenset(
-    {AnalysisStatus.UPLOADING, AnalysisStatus.SUBMITTING, AnalysisStatus.SUBMITTED}
-)
-
 _ENDINGS = frozenset({AnalysisStatus.FAILED, AnalysisStatus.CANCELED})
 
 TRANSITIONS: dict[AnalysisStatus, frozenset[AnalysisStatus]] = {
@@ -38,11 +34,48 @@ TRANSITIONS: dict[AnalysisStatus, frozenset[AnalysisStatus]] = {
     AnalysisStatus.UPLOADING: frozenset({AnalysisStatus.SUBMITTING}) | _ENDINGS,
     AnalysisStatus.SUBMITTING: frozenset({AnalysisStatus.SUBMITTED}) | _ENDINGS,
     AnalysisStatus.SUBMITTED: frozenset({AnalysisStatus.FETCHING_RESULTS}) | _ENDINGS,
+    # Valossa finished (and billed) the job: it can no longer be canceled, only fail to store.
     AnalysisStatus.FETCHING_RESULTS: frozenset({AnalysisStatus.FINISHED, AnalysisStatus.FAILED}),
     AnalysisStatus.FINISHED: frozenset(),
     AnalysisStatus.FAILED: frozenset(),
     AnalysisStatus.CANCELED: frozenset(),
 }
+
+#: States an analysis never leaves.
+TERMINAL: frozenset[AnalysisStatus] = frozenset(s for s, moves in TRANSITIONS.items() if not moves)
+
+#: States that hold one of the VALOSSA_MAX_IN_FLIGHT slots (the job is, or is about to be, at
+#: Valossa). Results are fetched after Valossa finished, so that no longer counts.
+HOLDS_SLOT: frozenset[AnalysisStatus] = frozenset(
+    {AnalysisStatus.UPLOADING, AnalysisStatus.SUBMITTING, AnalysisStatus.SUBMITTED}
+)
+
+#: States the CMS can cancel on our side alone: Valossa has no job (and none is on its way).
+CANCELLABLE_LOCALLY: frozenset[AnalysisStatus] = frozenset(
+    {AnalysisStatus.PENDING, AnalysisStatus.UPLOADING}
+)
+
+
+class Step(StrEnum):
+    """What the worker does to an analysis it claimed, by the analysis's state."""
+
+    UPLOAD = "upload"  #: copy source_url into Valossa's chunked upload
+    SUBMIT = "submit"  #: new_job (or adopt the job an earlier attempt created)
+    CHECK_STATUS = "check_status"  #: job_status, and act on what it says
+    FETCH_RESULTS = "fetch_results"  #: job_results of every requested type, then finish
+
+
+#: The step that works on each claimable state. PENDING rows are not claimed by due time but
+#: taken from the backlog when a slot is free (leases.claim_backlog).
+STEP_FOR: dict[AnalysisStatus, Step] = {
+    AnalysisStatus.UPLOADING: Step.UPLOAD,
+    AnalysisStatus.SUBMITTING: Step.SUBMIT,
+    AnalysisStatus.SUBMITTED: Step.CHECK_STATUS,
+    AnalysisStatus.FETCHING_RESULTS: Step.FETCH_RESULTS,
+}
+
+#: States the worker claims when they are due.
+WORKED: frozenset[AnalysisStatus] = frozenset(STEP_FOR)
 
 
 class InvalidTransition(Exception):
@@ -61,8 +94,26 @@ def transition(current: AnalysisStatus, target: AnalysisStatus) -> AnalysisStatu
     return target
 
 
-#: Valossa job_status values that end a job; any other value (even an unknown one): "ask again".
-VALOSSA_FINISHED = "finished"
-VALOSSA_ERROR = "error"
-VALOSSA_CANCELED = "canceled"
-VALOSSA_KNOWN_RUNNING = frozenset({"queued", "on_hold", "preparing_analysis", "processing"})
+def first_state(*, needs_upload: bool) -> AnalysisStatus:
+    """Where a pending analysis goes when it gets a Valossa slot."""
+    return AnalysisStatus.UPLOADING if needs_upload else AnalysisStatus.SUBMITTING
+
+
+#: The job_status values Valossa documents for a job that has not ended.
+VALOSSA_RUNNING = frozenset({"queued", "on_hold", "preparing_analysis", "processing"})
+#: Of those, the ones of a job that has not started: cancel_job may still stop it.
+VALOSSA_WAITING = frozenset({"queued", "on_hold"})
+
+
+def after_valossa_status(valossa_status: str) -> AnalysisStatus | None:
+    """What a job_status value means for a submitted analysis: the state to move to, or None
+    to keep polling. Only the documented end states end it; any other value, even one Valossa
+    introduces in the future, is polled again ("More status values may be introduced")."""
+    if valossa_status == "finished":
+        return AnalysisStatus.FETCHING_RESULTS
+    if valossa_status == "error":
+        return AnalysisStatus.FAILED
+    if valossa_status == "canceled":
+        # Not in job_status's documented list, but cancel_job answers it as the job's status.
+        return AnalysisStatus.CANCELED
+    return None

@@ -96,16 +96,27 @@ async def get_events(analysis_id: uuid.UUID, session: SessionDep) -> EventList:
 @router.post(
     "/{analysis_id}/cancel",
     summary="Cancel an analysis",
-    responses={404: {}, 409: {}, 503: {}, **_PROBLEMS},
+    responses={
+        202: {"model": AnalysisView, "description": "Cancel requested at Valossa, not final yet"},
+        404: {},
+        409: {},
+        503: {},
+        **_PROBLEMS,
+    },
 )
 async def cancel_analysis(
-    analysis_id: uuid.UUID, session: SessionDep, resources: ResourcesDep
+    analysis_id: uuid.UUID, session: SessionDep, resources: ResourcesDep, response: Response
 ) -> AnalysisView:
     """Cancel an analysis that has not ended. Before it reaches Valossa it is canceled at
     once; once Valossa has the job, it is canceled there first (Valossa only allows this
-    while the job waits). `409` says why it cannot be canceled (already being analysed,
-    being submitted right now, already ended); `503` when Valossa is unreachable (nothing
-    changed, retry later)."""
-    return await flows_cancel.cancel_analysis(
+    while the job waits). `200` when it is canceled; `202` when Valossa may have accepted
+    the cancel without confirming it (`cancel_requested_at` is set; the analysis ends as
+    `canceled` once Valossa confirms, or — had the job already started — runs to its end).
+    `409` says why it cannot be canceled (already being analysed, being submitted right now,
+    already ended); `503` when Valossa is unreachable (nothing changed, retry later)."""
+    canceled = await flows_cancel.cancel_analysis(
         session, resources.settings, resources.valossa, analysis_id
     )
+    if not canceled.complete:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return canceled.view

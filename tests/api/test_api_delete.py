@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 from service.analyses.models import Analysis, AnalysisEvent, ResultChunk, StoredResult
 from service.analyses.results import store_result
 from service.analyses.states import AnalysisStatus
+from service.analyses.valossa_jobs import valossa_media_id
 from service.db import SessionMaker
 from tests.support.emulator import EmulatorHandle
 from tests.support.factories import insert_analysis
@@ -37,7 +39,10 @@ async def test_delete_erases_valossa_jobs_and_our_rows(
 ) -> None:
     finished_job = await emulator.new_job("media-1")
     running_job = await emulator.new_job("media-1")
-    orphan_job = await emulator.new_job("media-1")  # a crashed submission never recorded it
+    # A submission of ours whose answer was lost: no analysis recorded its job.
+    orphan_job = await emulator.new_job(valossa_media_id("media-1", uuid.uuid4(), 1))
+    # A job made for the same media outside this service: not ours to delete.
+    foreign_job = await emulator.new_job("media-1")
     other_job = await emulator.new_job("media-2")
     finished = await insert_analysis(
         sessionmaker, status=AnalysisStatus.FINISHED, job_id=finished_job
@@ -54,7 +59,7 @@ async def test_delete_erases_valossa_jobs_and_our_rows(
     response = await valossa_api.delete("/v1/media/media-1", headers=auth_headers)
 
     assert response.status_code == 204, response.text
-    assert set(await emulator.jobs_by_id()) == {other_job}
+    assert set(await emulator.jobs_by_id()) == {other_job, foreign_job}
     assert orphan_job not in await emulator.jobs_by_id()
     assert await _rows(sessionmaker) == {
         "analyses": 1,

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from datetime import timedelta
-from typing import Any
-
-import pytest
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from service.analyses.lifecycle import Lifecycle
 from service.analyses.states import AnalysisStatus
-from service.analyses.steps import submission
 from service.analyses.steps.leases import claim_backlog
 from service.db import SessionMaker
+from service.valossa import upload_file
 from tests.pipeline.conftest import Stack
 from tests.support.api import wait_for_status
-from tests.support.emulator import EmulatorHandle
+from tests.support.emulator import EmulatorHandle, media_of
 from tests.support.factories import insert_analysis
 
 
@@ -33,11 +30,13 @@ async def test_backlog_submits_one_analysis_per_media_at_a_time(
             claimed = await claim_backlog(
                 session,
                 lifecycle,
+                worker="test",
                 max_in_flight=10,
-                lease=timedelta(minutes=1),
+                lease_s=60,
                 submit_deadline=timedelta(hours=1),
+                limit=10,
             )
-        return {str(a.id) for a in claimed}
+        return {str(a.id) for _, a in claimed}
 
     assert await claim() == {str(first.id), str(other.id)}
     # The second analysis of "same" waits while the first is being submitted.
@@ -45,30 +44,23 @@ async def test_backlog_submits_one_analysis_per_media_at_a_time(
 
 
 async def test_upload_interrupted_before_new_job_is_resumed(
-    stack: Stack, emulator: EmulatorHandle, media_url: str, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, emulator: EmulatorHandle, media_dir: Path, sessionmaker: SessionMaker
 ) -> None:
-    """The worker dies (its task is cancelled) after the upload, before new_job."""
-    real_submit = submission.submit
-    deaths = 0
-
-    async def die_once(*args: Any, **kwargs: Any) -> None:
-        nonlocal deaths
-        if deaths == 0:
-            deaths += 1
-            raise asyncio.CancelledError
-        await real_submit(*args, **kwargs)
-
-    monkeypatch.setattr(submission, "submit", die_once)
-    stack.settings.lease_s = 1.0
-    stack.settings.allow_private_source_urls = True
+    """A worker uploaded the source, recorded it, and died before new_job: its lease ran out."""
+    clip = media_dir / "clip.mp4"
+    upload_url = await upload_file(emulator.valossa, clip, size=clip.stat().st_size)
+    analysis = await insert_analysis(
+        sessionmaker,
+        customer_media_id="resumed",
+        status=AnalysisStatus.SUBMITTING,
+        video_url=upload_url,
+        source_url="https://media.example/clip.mp4",
+        claimed_by="dead-worker#1",
+        claimed_until=datetime.now(UTC) - timedelta(seconds=1),
+        next_attempt_at=datetime.now(UTC) - timedelta(seconds=1),
+    )
     async with contextlib.AsyncExitStack() as workers:
         await stack.start_worker(workers, "w1")
-        response = await stack.api.post(
-            "/v1/analyses",
-            json={"customer_media_id": "resumed", "source_url": f"{media_url}/clip.mp4"},
-        )
-        analysis_id = response.json()["id"]
-        done = await wait_for_status(stack.api, analysis_id, {"finished", "failed"})
-    assert deaths == 1
+        done = await wait_for_status(stack.api, str(analysis.id), {"finished", "failed"})
     assert done["status"] == AnalysisStatus.FINISHED
-    assert [j["customer_media_id"] for j in await emulator.jobs()] == ["resumed"]
+    assert [media_of(j) for j in await emulator.jobs()] == ["resumed"]

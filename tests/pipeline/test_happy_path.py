@@ -63,7 +63,7 @@ async def test_video_url_is_downloaded_by_valossa_and_results_stored(
     assert zipped.headers.get("content-encoding") == "gzip"
     assert zipped.content == await _valossa_result(emulator, job_id, "core")  # httpx decodes
 
-    jobs = [job for job in await emulator.jobs() if job["customer_media_id"] == "m-1"]
+    jobs = await emulator.jobs_of("m-1")
     assert len(jobs) == 1
     request = next(j for j in jobs)
     assert request["job_id"] == job_id
@@ -85,7 +85,7 @@ async def test_source_url_is_uploaded_by_us_in_chunks(
     statuses = [event["to_status"] for event in events["items"]]
     assert statuses[:4] == ["pending", "uploading", "submitting", "submitted"]
     assert "valossaupload://" in events["items"][2]["reason"]
-    jobs = [job for job in await emulator.jobs() if job["customer_media_id"] == "m-up"]
+    jobs = await emulator.jobs_of("m-up")
     assert len(jobs) == 1
 
 

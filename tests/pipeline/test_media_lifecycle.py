@@ -33,7 +33,7 @@ async def test_reanalysis_makes_the_latest_finished_one_current(
     assert media["analyses_count"] == 2
     core = await stack.api.get("/v1/media/again/metadata", params={"type": "core"})
     assert b'"second"' in core.content
-    assert len([j for j in await emulator.jobs() if j["customer_media_id"] == "again"]) == 2
+    assert len(await emulator.jobs_of("again")) == 2
 
 
 async def test_cancel_before_valossa_finishes(
@@ -47,7 +47,7 @@ async def test_cancel_before_valossa_finishes(
         response = await stack.api.post(f"/v1/analyses/{analysis_id}/cancel")
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "canceled"
-    jobs = [j for j in await emulator.jobs() if j["customer_media_id"] == "to-cancel"]
+    jobs = await emulator.jobs_of("to-cancel")
     assert [j["status"] for j in jobs] == ["canceled"]
     again = await stack.api.post(f"/v1/analyses/{analysis_id}/cancel")
     assert again.status_code == 409
@@ -66,7 +66,7 @@ async def test_delete_removes_valossa_jobs_and_our_rows(
     assert (await stack.api.get(f"/v1/analyses/{analysis_id}")).status_code == 404
 
     async def gone() -> bool:
-        return not [j for j in await emulator.jobs() if j["customer_media_id"] == "erase-me"]
+        return not await emulator.jobs_of("erase-me")
 
     await eventually(gone, within=5)
     assert (await stack.api.delete("/v1/media/erase-me")).status_code == 204

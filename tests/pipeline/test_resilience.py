@@ -5,21 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
+import psycopg
+from psycopg.rows import dict_row
+from sqlalchemy.engine import make_url
 
 from service.analyses.lifecycle import Lifecycle
-from service.analyses.steps import submission
-from service.analyses.steps.context import Step
 from service.analyses.steps.leases import claim_backlog
 from service.resources import open_resources
 from tests.pipeline.conftest import Stack
 from tests.support.api import wait_for_status
 from tests.support.emulator import EmulatorHandle
+from tests.support.processes import environment, running_command
 from tests.support.waiting import eventually
 
 
@@ -29,10 +28,6 @@ async def _create(stack: Stack, media_id: str, media_url: str) -> str:
     )
     assert response.status_code == 202, response.text
     return str(response.json()["id"])
-
-
-async def _jobs_per_media(emulator: EmulatorHandle) -> Counter[str]:
-    return Counter(job["customer_media_id"] for job in await emulator.jobs())
 
 
 async def _events(stack: Stack, analysis_id: str) -> list[dict[str, Any]]:
@@ -76,41 +71,48 @@ async def test_duplicate_callbacks_do_no_harm(
 
 
 async def test_crash_between_new_job_and_storing_its_id_submits_once(
-    stack: Stack, emulator: EmulatorHandle, media_url: str, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, emulator: EmulatorHandle, media_url: str, database_url: str
 ) -> None:
-    real_record = submission._record_job
-    crashes = 0
-
-    async def crash_once(step: Step, *args: Any, **kwargs: Any) -> None:
-        """The first time, the transaction that stores the job id fails at its commit."""
-        nonlocal crashes
-        if crashes:
-            await real_record(step, *args, **kwargs)
-            return
-        crashes += 1
-
-        @contextlib.asynccontextmanager
-        async def failing_commit() -> AsyncIterator[AsyncSession]:
-            async with step.resources.sessionmaker() as session, session.begin():
-                yield session
-                raise RuntimeError("simulated crash: the commit of the job id failed")
-
-        step.transaction = failing_commit  # type: ignore[method-assign]
-        try:
-            await real_record(step, *args, **kwargs)
-        finally:
-            del step.transaction  # back to the real method
-
-    monkeypatch.setattr(submission, "_record_job", crash_once)
-    async with contextlib.AsyncExitStack() as workers:
-        await stack.start_worker(workers, "w1")
+    """A worker process is SIGKILLed after Valossa created its job and before the job id was
+    committed. Another worker, once the dead one's lease ran out, adopts that job."""
+    await emulator.configure(latency_ms=400)  # new_job takes long enough to step in
+    env = environment(stack.settings, LEASE_S="3", VALOSSA_TIMEOUT_S="1", LOG_LEVEL="WARNING")
+    libpq = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    with running_command("worker", "--health-port", "0", env=env) as doomed:
         analysis_id = await _create(stack, "crashy", media_url)
+
+        async def intent_recorded() -> bool:
+            row = await _row(libpq, analysis_id)
+            return row["submit_attempts"] == 1
+
+        await eventually(intent_recorded, interval=0.01)
+        # Hold the row: the worker's transaction that records the job id waits on it.
+        async with await psycopg.AsyncConnection.connect(libpq) as holder:
+            await holder.execute("SELECT 1 FROM analyses WHERE id = %s FOR UPDATE", (analysis_id,))
+            await eventually(lambda: emulator.jobs_of("crashy"))
+            await asyncio.sleep(0.3)
+            doomed.kill()
+            doomed.wait(timeout=10)
+            await holder.rollback()
+    row = await _row(libpq, analysis_id)
+    assert row["status"] == "submitting"
+    assert row["job_id"] is None
+    await emulator.configure(latency_ms=0)
+    async with contextlib.AsyncExitStack() as workers:
+        await stack.start_worker(workers, "rescuer")
         done = await wait_for_status(stack.api, analysis_id, {"finished", "failed"})
-    assert crashes == 1
     assert done["status"] == "finished"
-    assert (await _jobs_per_media(emulator))["crashy"] == 1
+    assert len(await emulator.jobs_of("crashy")) == 1
     reasons = [e["reason"] or "" for e in await _events(stack, analysis_id)]
-    assert any("adopted" in reason for reason in reasons)
+    assert any("adopted" in reason for reason in reasons), reasons
+
+
+async def _row(libpq: str, analysis_id: str) -> dict[str, Any]:
+    async with await psycopg.AsyncConnection.connect(libpq, row_factory=dict_row) as conn:
+        cursor = await conn.execute("SELECT * FROM analyses WHERE id = %s", (analysis_id,))
+        row = await cursor.fetchone()
+    assert row is not None
+    return row
 
 
 async def test_lost_response_on_new_job_submits_once(
@@ -122,14 +124,14 @@ async def test_lost_response_on_new_job_submits_once(
         analysis_id = await _create(stack, "lost-answer", media_url)
 
         async def job_created() -> bool:
-            return (await _jobs_per_media(emulator))["lost-answer"] >= 1
+            return (await emulator.jobs_per_media())["lost-answer"] >= 1
 
         await eventually(job_created)
         await asyncio.sleep(1.0)  # let the worker retry against the still-lossy API
         await emulator.configure(lost_response_rate=0.0)
         done = await wait_for_status(stack.api, analysis_id, {"finished", "failed"})
     assert done["status"] == "finished"
-    assert (await _jobs_per_media(emulator))["lost-answer"] == 1
+    assert (await emulator.jobs_per_media())["lost-answer"] == 1
 
 
 async def test_two_workers_process_each_analysis_once(
@@ -143,7 +145,7 @@ async def test_two_workers_process_each_analysis_once(
         for analysis_id in ids:
             done = await wait_for_status(stack.api, analysis_id, {"finished", "failed"})
             assert done["status"] == "finished"
-    per_media = await _jobs_per_media(emulator)
+    per_media = await emulator.jobs_per_media()
     assert all(per_media[f"pair-{n}"] == 1 for n in range(8))
     actors = set()
     for analysis_id in ids:
@@ -165,11 +167,13 @@ async def test_dead_workers_claim_expires_and_another_worker_finishes(
             claimed = await claim_backlog(
                 session,
                 Lifecycle(actor="dead-worker", notify_cms=False),
+                worker="dead-worker",
                 max_in_flight=10,
-                lease=timedelta(seconds=1),
+                lease_s=1,
                 submit_deadline=timedelta(hours=1),
+                limit=10,
             )
-        assert [str(a.id) for a in claimed] == [analysis_id]
+        assert [str(a.id) for _, a in claimed] == [analysis_id]
     # The dead worker never comes back; a live one takes over after the lease.
     async with contextlib.AsyncExitStack() as workers:
         await stack.start_worker(workers, "rescuer")
@@ -209,5 +213,5 @@ async def test_valossa_storms_during_submission_and_polling(
         for analysis_id in ids:
             done = await wait_for_status(stack.api, analysis_id, {"finished", "failed"}, 60)
             assert done["status"] == "finished", done
-    per_media = await _jobs_per_media(emulator)
+    per_media = await emulator.jobs_per_media()
     assert all(per_media[f"storm-{n}"] == 1 for n in range(5)), per_media

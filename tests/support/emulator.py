@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from service.analyses.valossa_jobs import MARKER
 from service.emulator.app import create_emulator_app
 from service.emulator.settings import EmulatorSettings
 from service.process.serving import serve_in_background
@@ -18,6 +20,15 @@ from service.valossa import CustomerMediaInfo, MediaUrl, NewJobMedia, ValossaCli
 
 #: The API key the emulator accepts in tests (and the one our settings send).
 EMULATOR_KEY = "test-valossa-key"
+
+
+def media_of(job: dict[str, Any]) -> str | None:
+    """The CMS media id of an emulator job: its customer media id without our marker."""
+    valossa_id = job.get("customer_media_id")
+    if valossa_id is None:
+        return None
+    head, marker, _ = str(valossa_id).rpartition(MARKER)
+    return head if marker else str(valossa_id)
 
 
 @dataclass
@@ -40,8 +51,12 @@ class EmulatorHandle:
         return {job["job_id"]: job for job in await self.jobs()}
 
     async def jobs_of(self, customer_media_id: str) -> list[dict[str, Any]]:
-        """The jobs of one customer_media_id."""
-        return [j for j in await self.jobs() if j.get("customer_media_id") == customer_media_id]
+        """The jobs of one CMS media id (ours carry a per-attempt marker after the CMS's id)."""
+        return [j for j in await self.jobs() if media_of(j) == customer_media_id]
+
+    async def jobs_per_media(self) -> Counter[str]:
+        """How many jobs each CMS media id has."""
+        return Counter(media_of(job) for job in await self.jobs())
 
     async def configure(self, **settings: Any) -> None:
         """Change fault knobs or the clock at run time (PATCH /_emulator/config)."""

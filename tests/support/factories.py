@@ -21,15 +21,18 @@ async def insert_analysis(
     **overrides: object,
 ) -> Analysis:
     """Insert and commit an analysis row as the worker would have left it."""
+    fields: dict[str, object] = {
+        "video_url": "https://media.example/v.mp4",
+        "language": "en-US",
+        **overrides,
+    }
     analysis = Analysis(
         id=uuid.uuid4(),
         customer_media_id=customer_media_id,
         status=status,
-        video_url="https://media.example/v.mp4",
-        language="en-US",
         result_types=result_types or ["core", "speech_to_text_srt"],
         job_id=job_id,
-        **overrides,
+        **fields,
     )
     async with sessionmaker() as session, session.begin():
         session.add(analysis)

@@ -121,9 +121,11 @@ async def view_of(session: AsyncSession, analysis: Analysis) -> AnalysisView:
     return AnalysisView.build(analysis, results.get(analysis.id, []), now=utcnow())
 
 
-async def find_analysis(session: AsyncSession, analysis_id: uuid.UUID) -> Analysis:
-    """The analysis, or a 404 problem."""
-    analysis = await queries.get_analysis(session, analysis_id)
+async def find_analysis(
+    session: AsyncSession, analysis_id: uuid.UUID, *, for_update: bool = False
+) -> Analysis:
+    """The analysis (locked for the transaction when `for_update`), or a 404 problem."""
+    analysis = await queries.get_analysis(session, analysis_id, for_update=for_update)
     if analysis is None:
         raise NotFound(f"no analysis with id {analysis_id}")
     return analysis

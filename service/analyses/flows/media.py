@@ -13,16 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses import queries
 from service.analyses.flows.analyses import view_of
+from service.analyses.models import Analysis
 from service.analyses.results import ABSENT, STORED, ResultBody
 from service.analyses.schemas import MediaView
 from service.analyses.states import AnalysisStatus
+from service.analyses.valossa_jobs import is_ours, list_every_job
 from service.errors import Conflict, NotFound, Unavailable
 from service.valossa import ResultType, ValossaClient, ValossaError, ValossaNotFound
 
 log = logging.getLogger(__name__)
-
-#: How far back list_jobs looks for jobs of a crashed submission that we never recorded.
-ORPHAN_SEARCH_JOBS = 1000
 
 
 async def media_view(session: AsyncSession, customer_media_id: str) -> MediaView:
@@ -91,23 +90,19 @@ async def metadata_body(
 async def delete_media(
     session: AsyncSession, valossa: ValossaClient, customer_media_id: str
 ) -> None:
-    """Delete the media's Valossa jobs (recorded or orphaned), then every row we hold about it."""
-    analyses = await queries.lock_media(session, customer_media_id)
-    if any(a.status == AnalysisStatus.SUBMITTING for a in analyses):
-        # new_job may be on its way: deleting now could leave a job at Valossa we never erase.
-        raise Conflict(
-            "an analysis of this media is being submitted to Valossa; retry the delete in a few "
-            "seconds"
-        )
-    job_ids = [a.job_id for a in analyses if a.job_id is not None]
+    """Delete the media's Valossa jobs (those this service created), then every row we hold.
+
+    Valossa is called with no row lock held; the rows are locked afterwards and deleted only if
+    nothing changed meanwhile (else 409: retry).
+    """
+    analyses = await queries.analyses_of_media(session, customer_media_id)
+    _refuse_while_submitting(analyses)
+    job_ids = {a.job_id for a in analyses if a.job_id is not None}
     try:
-        listed = await valossa.list_jobs(show_media_info=True, n_jobs=ORPHAN_SEARCH_JOBS)
-        job_ids += [
-            job.job_id
-            for job in listed.jobs
-            if job.customer_media_id == customer_media_id and job.job_id not in job_ids
-        ]
-        for job_id in job_ids:
+        jobs, _ = await list_every_job(valossa)
+        # A job whose new_job answer was lost before any analysis recorded it.
+        job_ids |= {job.job_id for job in jobs if is_ours(job.customer_media_id, customer_media_id)}
+        for job_id in sorted(job_ids):
             await _delete_job(valossa, job_id)
     except ValossaError as exc:
         log.warning("delete media: Valossa unavailable (%s)", type(exc).__name__)
@@ -115,13 +110,25 @@ async def delete_media(
             "Valossa could not be reached to delete this media's jobs; nothing of ours was "
             "deleted, retry later"
         ) from None
-    deleted = await queries.delete_analyses(session, analyses)
-    if await queries.count_of_media(session, customer_media_id):
-        # An analysis was created while we talked to Valossa: its job may not be deleted yet.
+    locked = await queries.lock_media(session, customer_media_id)
+    _refuse_while_submitting(locked)
+    if {a.id for a in locked} != {a.id for a in analyses} or any(
+        a.job_id is not None and a.job_id not in job_ids for a in locked
+    ):
         raise Conflict("a new analysis of this media arrived during the delete; retry the delete")
+    deleted = await queries.delete_analyses(session, locked)
     log.info(
         "deleted media %r: %d analyses, %d Valossa jobs", customer_media_id, deleted, len(job_ids)
     )
+
+
+def _refuse_while_submitting(analyses: list[Analysis]) -> None:
+    if any(a.status == AnalysisStatus.SUBMITTING for a in analyses):
+        # new_job may be on its way: deleting now could leave a job at Valossa we never erase.
+        raise Conflict(
+            "an analysis of this media is being submitted to Valossa; retry the delete in a few "
+            "seconds"
+        )
 
 
 async def _delete_job(valossa: ValossaClient, job_id: str) -> None:

@@ -1,21 +1,33 @@
-"""Who works on what: due analyses are claimed in Postgres (FOR UPDATE SKIP LOCKED) as leases.
+"""Leases: who works on which analysis, and for how long. Every time here is the database's.
 
-Any number of worker replicas may tick at once; a row is worked on by the one replica whose claim
-(`claimed_until`) is current. A replica that dies loses its claims when they expire.
+Any number of worker replicas run at once; Postgres decides who does what. A worker claims a
+due row (FOR UPDATE SKIP LOCKED) and writes a lease: `claimed_by` (a token unique to this one
+claim) and `claimed_until` (now() + LEASE_S). While the lease holds, no one else claims the row;
+the claiming step re-checks it under a short row lock before it records anything, renews it
+during long work, and stops when it is lost. A worker that dies simply lets its leases run out:
+`next_attempt_at` was not moved by the claim, so the row is due again for whoever comes next.
+
+claim ─▶ (renew …) ─▶ release (due again after a delay)       lost ─▶ the step stops
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 import logging
 import uuid
-from datetime import timedelta
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.analyses.lifecycle import Lifecycle, utcnow
+from service.analyses.lifecycle import Lifecycle
 from service.analyses.models import Analysis, not_terminal
-from service.analyses.states import IN_FLIGHT, TERMINAL, AnalysisStatus
+from service.analyses.states import HOLDS_SLOT, WORKED, AnalysisStatus, first_state
+from service.db import SessionMaker
 
 log = logging.getLogger(__name__)
 
@@ -23,38 +35,63 @@ log = logging.getLogger(__name__)
 SUBMISSION_LOCK = 0x5641_4C4F_5353_4101
 #: Only one replica at a time sweeps for overdue analyses.
 SWEEP_LOCK = 0x5641_4C4F_5353_4102
+#: The channel that wakes workers: something became due now.
+DUE_CHANNEL = "valossa_ingest_due"
 
-#: States the poller works on (pending rows are claimed by the submission step, under the cap).
-WORKING_STATES = (
-    AnalysisStatus.UPLOADING,
-    AnalysisStatus.SUBMITTING,
-    AnalysisStatus.SUBMITTED,
-    AnalysisStatus.FETCHING_RESULTS,
-)
+_claim_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One worker step's lease on one analysis."""
+
+    analysis_id: uuid.UUID
+    #: Written to `claimed_by`; unique to this claim, so two steps never mistake each other's.
+    token: str
+    #: The database time at which the claim was made.
+    claimed_at: datetime
+
+
+def _token(worker: str) -> str:
+    return f"{worker}#{next(_claim_numbers)}"
+
+
+def _lease_end(lease_s: float) -> object:
+    return func.now() + timedelta(seconds=lease_s)
+
+
+async def database_now(session: AsyncSession) -> datetime:
+    """The database's now(): the start of the current transaction, the clock of every lease."""
+    now: datetime | None = await session.scalar(select(func.now()))
+    assert now is not None
+    return now
 
 
 async def claim_backlog(
     session: AsyncSession,
     lifecycle: Lifecycle,
     *,
+    worker: str,
     max_in_flight: int,
-    lease: timedelta,
+    lease_s: float,
     submit_deadline: timedelta,
-    limit: int = 100,
-) -> list[Analysis]:
-    """Move the oldest pending analyses into free in-flight slots and claim them for this worker."""
+    limit: int,
+) -> list[tuple[Claim, Analysis]]:
+    """Move the oldest due pending analyses into free Valossa slots and claim them."""
+    if limit <= 0:
+        return []
     await session.execute(select(func.pg_advisory_xact_lock(SUBMISSION_LOCK)))
     in_flight = await session.scalar(
         select(func.count())
         .select_from(Analysis)
-        .where(not_terminal(), Analysis.status.in_(IN_FLIGHT))
+        .where(not_terminal(), Analysis.status.in_(HOLDS_SLOT))
     )
     free = min(limit, max_in_flight - (in_flight or 0))
     if free <= 0:
         return []
-    now = utcnow()
-    # One submission per media at a time: a lost new_job answer is recovered by matching
-    # list_jobs on customer_media_id, which must not be ambiguous between re-analyses.
+    now = await database_now(session)
+    # One submission per media at a time: a lost new_job answer is recovered by looking for
+    # the job by its customer media id, which must not be ambiguous between re-analyses.
     submitting = set(
         await session.scalars(
             select(Analysis.customer_media_id).where(
@@ -66,81 +103,138 @@ async def claim_backlog(
         await session.scalars(
             select(Analysis)
             .where(not_terminal(), Analysis.status == AnalysisStatus.PENDING)
-            .where((Analysis.next_attempt_at.is_(None)) | (Analysis.next_attempt_at <= now))
+            .where(or_(Analysis.next_attempt_at.is_(None), Analysis.next_attempt_at <= now))
             .order_by(Analysis.created_at, Analysis.id)
             .limit(free * 2)
             .with_for_update(skip_locked=True)
         )
     ).all()
-    rows: list[Analysis] = []
+    claimed: list[tuple[Claim, Analysis]] = []
     for analysis in candidates:
-        if len(rows) == free or analysis.customer_media_id in submitting:
+        if len(claimed) == free or analysis.customer_media_id in submitting:
             continue
         submitting.add(analysis.customer_media_id)
-        rows.append(analysis)
-    for analysis in rows:
-        needs_upload = analysis.video_url is None
-        target = AnalysisStatus.UPLOADING if needs_upload else AnalysisStatus.SUBMITTING
+        target = first_state(needs_upload=analysis.video_url is None)
         lifecycle.move(
             session, analysis, target, reason="a Valossa slot is free", deadline=submit_deadline
         )
-        _claim(analysis, lifecycle.actor, now + lease)
-    return rows
+        claim = Claim(analysis.id, _token(worker), now)
+        _lease(analysis, claim, now, lease_s)
+        analysis.next_attempt_at = now
+        claimed.append((claim, analysis))
+    return claimed
 
 
 async def claim_due(
-    session: AsyncSession, *, worker: str, lease: timedelta, limit: int
-) -> list[Analysis]:
-    """Claim analyses in a working state whose next attempt is due and whose lease is free."""
-    now = utcnow()
+    session: AsyncSession, *, worker: str, lease_s: float, limit: int
+) -> list[tuple[Claim, Analysis]]:
+    """Claim analyses in a worked state whose next step is due and whose lease is free."""
+    if limit <= 0:
+        return []
+    now = await database_now(session)
     rows = (
         await session.scalars(
             select(Analysis)
-            .where(not_terminal(), Analysis.status.in_(WORKING_STATES))
+            .where(not_terminal(), Analysis.status.in_(WORKED))
             .where(Analysis.next_attempt_at <= now)
-            .where((Analysis.claimed_until.is_(None)) | (Analysis.claimed_until < now))
+            .where(or_(Analysis.claimed_until.is_(None), Analysis.claimed_until < now))
             .order_by(Analysis.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
     ).all()
+    claimed = []
     for analysis in rows:
-        _claim(analysis, worker, now + lease)
-    return list(rows)
+        claim = Claim(analysis.id, _token(worker), now)
+        _lease(analysis, claim, now, lease_s)
+        claimed.append((claim, analysis))
+    return claimed
 
 
-def _claim(analysis: Analysis, worker: str, until: object) -> None:
-    analysis.claimed_by = worker
-    analysis.claimed_until = until  # type: ignore[assignment]
-    # A lease that runs out makes the row due at once for whoever picks it up.
-    analysis.next_attempt_at = until  # type: ignore[assignment]
+def _lease(analysis: Analysis, claim: Claim, now: datetime, lease_s: float) -> None:
+    analysis.claimed_by = claim.token
+    analysis.claimed_until = now + timedelta(seconds=lease_s)
 
 
-async def lock_claimed(
-    session: AsyncSession, analysis_id: uuid.UUID, worker: str
-) -> Analysis | None:
-    """Re-read a claimed analysis under a row lock; None if it is gone or no longer ours."""
-    analysis = await session.get(
-        Analysis, analysis_id, with_for_update=True, populate_existing=True
+async def lock_claimed(session: AsyncSession, claim: Claim) -> Analysis | None:
+    """The claimed analysis under a row lock, if the claim still holds; else None.
+
+    Every step records its outcome through this: a step whose lease ran out and was taken
+    over (or whose analysis was canceled or deleted meanwhile) records nothing.
+    """
+    return await session.scalar(
+        select(Analysis)
+        .where(Analysis.id == claim.analysis_id, Analysis.claimed_by == claim.token)
+        .where(not_terminal())
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    if analysis is None or analysis.claimed_by != worker:
-        return None
-    if analysis.status in TERMINAL:
-        return None
-    return analysis
 
 
-async def renew_lease(
-    session: AsyncSession, analysis_id: uuid.UUID, worker: str, lease: timedelta
-) -> bool:
-    """Extend this worker's claim during a long step; False if the claim was lost."""
-    until = utcnow() + lease
+async def renew(session: AsyncSession, claim: Claim, lease_s: float) -> bool:
+    """Extend a claim that still holds for another full lease; False if it was lost."""
     result = await session.execute(
         update(Analysis)
-        .where(Analysis.id == analysis_id, Analysis.claimed_by == worker)
-        .values(claimed_until=until, next_attempt_at=until)
+        .where(Analysis.id == claim.analysis_id, Analysis.claimed_by == claim.token)
+        .where(Analysis.claimed_until > func.now())
+        .where(not_terminal())
+        .values(claimed_until=_lease_end(lease_s))
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+def release(analysis: Analysis, now: datetime, *, delay_s: float) -> None:
+    """End the claim; the analysis is due again `delay_s` after `now` (database time)."""
+    analysis.next_attempt_at = now + timedelta(seconds=max(0.0, delay_s))
+    analysis.claimed_until = None
+    analysis.claimed_by = None
+
+
+class LeaseLost(Exception):
+    """The step's claim was taken over (or the analysis ended): it must stop at once."""
+
+    def __init__(self, claim: Claim) -> None:
+        super().__init__(f"lease on analysis {claim.analysis_id} lost")
+        self.claim = claim
+
+
+@contextlib.asynccontextmanager
+async def kept_alive(
+    sessionmaker: SessionMaker, claim: Claim, *, lease_s: float
+) -> AsyncIterator[None]:
+    """Renew the claim every third of a lease while the block runs; if it is lost, cancel the
+    block and raise LeaseLost (an upload of a worker that lost its claim must not go on)."""
+    body = asyncio.current_task()
+    assert body is not None
+    lost = False
+
+    async def beat() -> None:
+        nonlocal lost
+        while True:
+            await asyncio.sleep(lease_s / 3)
+            try:
+                async with sessionmaker() as session, session.begin():
+                    held = await renew(session, claim, lease_s)
+            except Exception as exc:  # a missed beat is retried; the lease has slack for it
+                log.warning("analysis %s: lease renewal failed (%s)", claim.analysis_id, exc)
+                continue
+            if not held:
+                lost = True
+                body.cancel()
+                return
+
+    heart = asyncio.create_task(beat())
+    try:
+        yield
+    except asyncio.CancelledError:
+        if lost:
+            body.uncancel()
+            raise LeaseLost(claim) from None
+        raise
+    finally:
+        heart.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await heart
 
 
 async def flag_overdue(session: AsyncSession, lifecycle: Lifecycle) -> list[Analysis]:
@@ -148,17 +242,18 @@ async def flag_overdue(session: AsyncSession, lifecycle: Lifecycle) -> list[Anal
     got_lock = await session.scalar(select(func.pg_try_advisory_xact_lock(SWEEP_LOCK)))
     if not got_lock:
         return []
+    now = await database_now(session)
     rows = (
         await session.scalars(
             select(Analysis)
             .where(not_terminal())
-            .where(Analysis.deadline_at < utcnow())
+            .where(Analysis.deadline_at < now)
             .where(Analysis.overdue_since.is_(None))
             .with_for_update(skip_locked=True)
         )
     ).all()
     for analysis in rows:
-        analysis.overdue_since = utcnow()
+        analysis.overdue_since = now
         lifecycle.note(session, analysis, f"overdue: still {analysis.status} past its deadline")
         log.warning(
             "analysis %s (%s) is overdue: still %s past its deadline",
@@ -170,5 +265,5 @@ async def flag_overdue(session: AsyncSession, lifecycle: Lifecycle) -> list[Anal
 
 
 async def notify_due(session: AsyncSession) -> None:
-    """Wake LISTENing workers at commit (a callback made an analysis due now)."""
-    await session.execute(text("NOTIFY valossa_ingest_due"))
+    """Wake LISTENing workers when the transaction commits: something is due now."""
+    await session.execute(text(f"NOTIFY {DUE_CHANNEL}"))

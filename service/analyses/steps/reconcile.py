@@ -1,119 +1,194 @@
-"""Following a submitted job: confirm its status with job_status, then store its results."""
+"""Following a submitted job: confirm its status with job_status, then store its results.
+
+Valossa is called first, with no row lock held; the outcome is recorded afterwards in a short
+transaction that re-checks the claim (leases.lock_claimed).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import random
 
-from service.analyses.lifecycle import poll_delay
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from service.analyses.models import Analysis
-from service.analyses.results import content_type_for, record_absent, store_result
+from service.analyses.results import Spool, content_type_for, record_absent, store_result
 from service.analyses.states import (
-    VALOSSA_CANCELED,
-    VALOSSA_ERROR,
-    VALOSSA_FINISHED,
-    VALOSSA_KNOWN_RUNNING,
+    VALOSSA_RUNNING,
+    VALOSSA_WAITING,
     AnalysisStatus,
+    after_valossa_status,
 )
-from service.analyses.steps.context import Step
-from service.analyses.steps.leases import lock_claimed
-from service.valossa import ValossaApiError, ValossaAuthError, ValossaError, ValossaNotFound
+from service.analyses.steps.context import StepContext
+from service.analyses.steps.leases import Claim, database_now, lock_claimed, release
+from service.analyses.steps.outcomes import describe, fail, fail_or_retry, retry_later
+from service.analyses.valossa_jobs import CancelAnswer, cancel_at_valossa
+from service.valossa import (
+    JobStatus,
+    ValossaApiError,
+    ValossaAuthError,
+    ValossaError,
+    ValossaNotFound,
+)
 
 log = logging.getLogger(__name__)
 
 
-async def check_status(step: Step, analysis: Analysis) -> None:
-    """Ask Valossa how the job is doing and act on it (the callback body is never trusted)."""
+def poll_delay(suggested_s: int | None, *, min_s: float, max_s: float) -> float:
+    """Valossa's poll_again_after_seconds, clamped to our bounds, with +-10 % jitter."""
+    base = float(suggested_s) if suggested_s is not None else min_s * 4
+    clamped = min(max_s, max(min_s, base))
+    return clamped * random.uniform(0.9, 1.1)
+
+
+async def check_status(ctx: StepContext, claim: Claim, analysis: Analysis) -> None:
+    """Ask Valossa how the job is doing and act on it (a callback's body is never trusted)."""
     assert analysis.job_id is not None
     try:
-        status = await step.valossa.job_status(job_id=analysis.job_id)
+        status = await ctx.valossa.job_status(job_id=analysis.job_id)
     except ValossaNotFound:
-        await step.fail(analysis.id, f"Valossa no longer knows job {analysis.job_id}")
+        await fail(ctx, claim, f"Valossa no longer knows job {analysis.job_id}")
         return
     except ValossaError as exc:
-        await step.retry_later(analysis.id, f"job_status failed: {exc}")
+        await retry_later(ctx, claim, f"job_status failed: {describe(exc)}")
         return
-    async with step.transaction() as session:
-        locked = await lock_claimed(session, analysis.id, step.worker)
+    cancel: tuple[CancelAnswer, str] | None = None
+    if analysis.cancel_requested_at is not None and status.status in VALOSSA_WAITING:
+        # The CMS's cancel was not confirmed and the job still waits: ask Valossa again.
+        with contextlib.suppress(ValossaError):
+            cancel = await cancel_at_valossa(ctx.valossa, analysis.job_id)
+    async with ctx.transaction() as session:
+        locked = await lock_claimed(session, claim)
         if locked is None or locked.status != AnalysisStatus.SUBMITTED:
             return
+        now = await database_now(session)
         changed = status.status != locked.valossa_status
-        locked.valossa_status = status.status
-        locked.media_transfer_status = status.media_transfer_status
-        locked.valossa_details = status.details
-        locked.status_checks += 1
-        locked.attempts = 0
-        locked.error = None
-        if status.status == VALOSSA_FINISHED:
-            step.lifecycle.move(
-                session, locked, AnalysisStatus.FETCHING_RESULTS, reason="Valossa finished"
-            )
-        elif status.status == VALOSSA_ERROR:
-            reason = status.details or "Valossa reported an error without details"
-            if status.media_transfer_status == "error":
-                reason = f"media transfer failed: {reason}"
-            step.lifecycle.move(session, locked, AnalysisStatus.FAILED, reason=reason)
-        elif status.status == VALOSSA_CANCELED:
-            step.lifecycle.move(
-                session, locked, AnalysisStatus.CANCELED, reason="canceled at Valossa"
-            )
+        _record_status(locked, status)
+        locked.status_checked_at = now
+        target = after_valossa_status(status.status)
+        if locked.cancel_requested_at is not None:
+            target = _after_cancel_request(ctx, session, locked, target, cancel)
+        if target is AnalysisStatus.FETCHING_RESULTS:
+            ctx.lifecycle.move(session, locked, target, reason="Valossa finished")
+            release(locked, now, delay_s=0)
+        elif target is AnalysisStatus.FAILED:
+            ctx.lifecycle.move(session, locked, target, reason=_failure_reason(status))
+        elif target is AnalysisStatus.CANCELED:
+            ctx.lifecycle.move(session, locked, target, reason="canceled at Valossa")
         else:
-            if status.status not in VALOSSA_KNOWN_RUNNING:
+            if status.status not in VALOSSA_RUNNING:
                 log.warning(
                     "analysis %s: unknown Valossa status %r; polling again later",
                     locked.id,
                     status.status,
                 )
             if changed:
-                step.lifecycle.note(session, locked, f"Valossa status: {status.status}")
-            # A callback during this check moved next_attempt_at from our lease end to now.
-            if locked.next_attempt_at is not None and locked.next_attempt_at <= step.now():
-                step.release(locked, delay_s=0)
-                return
-            wait = poll_delay(
-                status.poll_again_after_seconds,
-                min_s=step.settings.poll_min_interval_s,
-                max_s=step.settings.poll_max_interval_s,
-            )
-            step.release(locked, delay_s=wait)
-            return
-        analysis = locked
-    if analysis.status == AnalysisStatus.FETCHING_RESULTS:
-        await fetch_results(step, analysis)
+                ctx.lifecycle.note(session, locked, f"Valossa status: {status.status}")
+            if locked.callback_at is not None and locked.callback_at > claim.claimed_at:
+                # A callback arrived while we asked: what it announced may postdate our answer.
+                release(locked, now, delay_s=0)
+            else:
+                release(locked, now, delay_s=_next_poll(ctx, status))
 
 
-async def fetch_results(step: Step, analysis: Analysis) -> None:
-    """Store every requested result type and finish the analysis, all in one transaction."""
+def _after_cancel_request(
+    ctx: StepContext,
+    session: AsyncSession,
+    analysis: Analysis,
+    target: AnalysisStatus | None,
+    cancel: tuple[CancelAnswer, str] | None,
+) -> AnalysisStatus | None:
+    """Where an analysis whose cancel is pending goes. A job that ended short of finishing was
+    canceled; a job that finished anyway keeps its results; a refused cancel is dropped."""
+    if cancel is not None and cancel[0] in (CancelAnswer.CANCELED, CancelAnswer.GONE):
+        return AnalysisStatus.CANCELED
+    if cancel is not None and cancel[0] is CancelAnswer.REFUSED:
+        analysis.cancel_requested_at = None
+        ctx.lifecycle.note(session, analysis, f"Valossa refused the cancel: {cancel[1]}")
+        return target
+    if target is None or target is AnalysisStatus.FETCHING_RESULTS:
+        return target
+    return AnalysisStatus.CANCELED
+
+
+def _record_status(analysis: Analysis, status: JobStatus) -> None:
+    analysis.valossa_status = status.status
+    analysis.media_transfer_status = status.media_transfer_status
+    analysis.valossa_details = status.details
+    analysis.status_checks += 1
+    analysis.attempts = 0
+    analysis.error = None
+
+
+def _failure_reason(status: JobStatus) -> str:
+    reason = status.details or "Valossa reported an error without details"
+    if status.media_transfer_status == "error":
+        reason = f"media transfer failed: {reason}"
+    return reason
+
+
+def _next_poll(ctx: StepContext, status: JobStatus) -> float:
+    return poll_delay(
+        status.poll_again_after_seconds,
+        min_s=ctx.settings.poll_min_interval_s,
+        max_s=ctx.settings.poll_max_interval_s,
+    )
+
+
+async def fetch_results(ctx: StepContext, claim: Claim, analysis: Analysis) -> None:
+    """Download every requested result type, then store them all and finish in one transaction.
+
+    A type Valossa does not have (no speech in the video, say) is recorded as absent; core is
+    required. The downloads go to temporary files first, so no transaction waits on Valossa.
+    """
     assert analysis.job_id is not None
+    spools: list[Spool] = []
+    absent: dict[str, str] = {}
     try:
-        async with step.transaction() as session:
-            locked = await lock_claimed(session, analysis.id, step.worker)
+        for result_type in analysis.result_types:
+            try:
+                spools.append(await _download(ctx, analysis.job_id, result_type))
+            except ValossaApiError as exc:
+                if isinstance(exc, ValossaAuthError) or result_type == "core":
+                    raise
+                absent[result_type] = "; ".join(exc.messages) or str(exc)
+        async with ctx.transaction() as session:
+            locked = await lock_claimed(session, claim)
             if locked is None or locked.status != AnalysisStatus.FETCHING_RESULTS:
                 return
-            stored, absent = [], []
-            for result_type in locked.result_types:
-                try:
-                    async with step.valossa.job_results(
-                        job_id=analysis.job_id, type=result_type
-                    ) as stream:
-                        await store_result(
-                            session,
-                            locked.id,
-                            result_type,
-                            stream.aiter_bytes(),
-                            content_type=content_type_for(result_type, stream.content_type),
-                        )
-                    stored.append(result_type)
-                except ValossaApiError as exc:
-                    if isinstance(exc, ValossaAuthError) or result_type == "core":
-                        raise
-                    record_absent(session, locked.id, result_type, "; ".join(exc.messages))
-                    absent.append(result_type)
-            summary = f"stored {', '.join(stored) or 'nothing'}"
+            for spool in spools:
+                await store_result(
+                    session,
+                    locked.id,
+                    spool.result_type,
+                    spool.chunks(),
+                    content_type=spool.content_type,
+                )
+            for result_type, reason in absent.items():
+                record_absent(session, locked.id, result_type, reason)
+            summary = f"stored {', '.join(s.result_type for s in spools) or 'nothing'}"
             if absent:
                 summary += f"; Valossa has no {', '.join(absent)}"
-            step.lifecycle.move(session, locked, AnalysisStatus.FINISHED, reason=summary)
+            ctx.lifecycle.move(session, locked, AnalysisStatus.FINISHED, reason=summary)
     except ValossaApiError as exc:
-        await step.fail_or_retry(analysis.id, exc, "job_results")
-        return
+        await fail_or_retry(ctx, claim, exc, "job_results")
     except ValossaError as exc:
-        await step.retry_later(analysis.id, f"job_results failed: {exc}")
+        await retry_later(ctx, claim, f"job_results failed: {describe(exc)}")
+    finally:
+        for spool in spools:
+            spool.close()
+
+
+async def _download(ctx: StepContext, job_id: str, result_type: str) -> Spool:
+    async with ctx.valossa.job_results(job_id=job_id, type=result_type) as stream:
+        spool = Spool(result_type, content_type_for(result_type, stream.content_type))
+        try:
+            await spool.fill(stream.aiter_bytes())
+        except BaseException:
+            spool.close()
+            raise
+    return spool
+
+
+__all__ = ["check_status", "fetch_results", "poll_delay"]

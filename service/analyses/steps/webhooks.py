@@ -17,9 +17,11 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select
 
-from service.analyses.lifecycle import backoff_delay, utcnow
+from service.analyses.lifecycle import utcnow
 from service.analyses.models import Webhook
-from service.analyses.steps.context import Step
+from service.analyses.steps.outcomes import backoff_delay
+from service.db import SessionMaker
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +39,20 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-async def deliver_due_webhooks(step: Step, *, limit: int = 20) -> int:
+async def deliver_due_webhooks(
+    sessionmaker: SessionMaker, http: httpx.AsyncClient, settings: Settings, *, limit: int = 20
+) -> int:
     """Send the webhooks that are due; return how many were delivered.
 
     Rows are claimed (a short lease) and committed before sending, so a slow CMS holds no
     transaction and no row lock; another replica skips them until the claim runs out.
     """
-    url = step.settings.cms_webhook_url
+    url = settings.cms_webhook_url
     if not url:
         return 0
-    secret = step.settings.callback_signing_secret
+    secret = settings.callback_signing_secret
     key = secret.get_secret_value() if secret else ""
-    async with step.transaction() as session:
+    async with sessionmaker() as session, session.begin():
         now = utcnow()
         due = (
             await session.scalars(
@@ -63,8 +67,8 @@ async def deliver_due_webhooks(step: Step, *, limit: int = 20) -> int:
         ).all()
         for webhook in due:
             webhook.claimed_until = now + CLAIM
-    outcomes = await asyncio.gather(*(_send(step.http, url, key, webhook) for webhook in due))
-    async with step.transaction() as session:
+    outcomes = await asyncio.gather(*(_send(http, url, key, webhook) for webhook in due))
+    async with sessionmaker() as session, session.begin():
         for webhook, error in zip(due, outcomes, strict=True):
             _record(await session.merge(webhook), error)
     return outcomes.count(None)
