@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -29,6 +30,7 @@ from service.analyses.steps.reconcile import check_status, fetch_results
 from service.analyses.steps.submission import submit, upload_source
 from service.analyses.steps.webhooks import deliver_due_webhooks
 from service.resources import Resources, open_resources
+from service.search.indexing import index_backlog
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -151,7 +153,13 @@ class Worker:
         # overlap is by design (tick() guards itself), so only its errors are worth logging.
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         scheduler = AsyncIOScheduler()
-        for job_id, job in (("tick", self.tick), ("webhooks", self.deliver_webhooks)):
+        jobs = (
+            ("tick", self.tick),
+            ("webhooks", self.deliver_webhooks),
+            # Search index catch-up (service/search): the backlog left by failures and crashes.
+            ("search-index", functools.partial(index_backlog, self.step.resources.sessionmaker)),
+        )
+        for job_id, job in jobs:
             scheduler.add_job(
                 job,
                 "interval",

@@ -16,6 +16,7 @@ from service.analyses.states import (
 )
 from service.analyses.steps.context import Step
 from service.analyses.steps.leases import lock_claimed
+from service.search.indexing import index_analysis
 from service.valossa import ValossaApiError, ValossaAuthError, ValossaError, ValossaNotFound
 
 log = logging.getLogger(__name__)
@@ -117,3 +118,7 @@ async def fetch_results(step: Step, analysis: Analysis) -> None:
         return
     except ValossaError as exc:
         await step.retry_later(analysis.id, f"job_results failed: {exc}")
+        return
+    # Search index hook (service/search): after the finishing commit; logs and queues a failure
+    # for the sweep, never fails the analysis.
+    await index_analysis(step.resources.sessionmaker, analysis.id)
