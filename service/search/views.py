@@ -128,7 +128,7 @@ async def summary(session: AsyncSession, customer_media_id: str) -> MediaSummary
                 screen_time_s=screen_time,
                 occurrences=occurrences,
             )
-            for face, screen_time, occurrences in faces.tuples()
+            for face, screen_time, occurrences in faces
         ],
         iab_topics=[_topic(d) for d in topics],
         speech_source=media.speech_source,

@@ -100,7 +100,7 @@ class _Batches:
         found = await self.session.execute(
             select(SearchLabel.label, SearchLabel.id).where(SearchLabel.label.in_(missing))
         )
-        self.labels.update(dict(found.tuples().all()))
+        self.labels.update(dict(found.all()))
 
 
 def _in_vocabulary(label: str) -> bool:
