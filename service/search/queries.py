@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 #: Labels a query may resolve to (the vocabulary is small; more would be noise).
 MAX_LABELS = 50
-#: Trigram similarity a misspelt label needs ("airplain" ~ "airplane" is 0.5, "cat" ~ "car" 0.33).
-LABEL_SIMILARITY = 0.45
+#: Trigram similarity a misspelt label needs: "airplain" ~ "airplane" is 0.5; "cat" ~ "car"
+#: (0.33) and "zeppelin harbour" ~ "harbour" (0.47, one word of two) are not typos.
+LABEL_SIMILARITY = 0.5
 #: Word similarity a misspelt name needs (for the rest of the transaction, like the above):
 #: "hepbrn" in "Audrey Hepburn" is 0.57, "clark" in "Emilia Clarke" 0.83.
 NAME_WORD_SIMILARITY = 0.5
@@ -69,7 +70,8 @@ async def resolve_labels(session: AsyncSession, query: str) -> list[tuple[int, s
             "SELECT set_config('pg_trgm.similarity_threshold', :label, true),"
             " set_config('pg_trgm.word_similarity_threshold', :name, true)"
         ),
-        {"label": str(LABEL_SIMILARITY), "name": str(NAME_WORD_SIMILARITY)},
+        # The operators' thresholds are strict (>), so the index prefilters a little below.
+        {"label": str(LABEL_SIMILARITY - 0.05), "name": str(NAME_WORD_SIMILARITY)},
     )
     rows = await session.execute(
         text(
@@ -78,11 +80,12 @@ async def resolve_labels(session: AsyncSession, query: str) -> list[tuple[int, s
                    CASE WHEN tsv @@ websearch_to_tsquery('english', :q) THEN 1.0
                         ELSE similarity(label, :q) END AS weight
             FROM search_labels
-            WHERE tsv @@ websearch_to_tsquery('english', :q) OR label % :q
+            WHERE tsv @@ websearch_to_tsquery('english', :q)
+               OR (label % :q AND similarity(label, :q) >= :min_similarity)
             ORDER BY weight DESC, id LIMIT :n
             """
         ),
-        {"q": query, "n": MAX_LABELS},
+        {"q": query, "n": MAX_LABELS, "min_similarity": LABEL_SIMILARITY},
     )
     return [(int(r.id), str(r.label), float(r.weight)) for r in rows]
 
