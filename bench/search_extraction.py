@@ -17,6 +17,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -30,8 +31,32 @@ sys.path.insert(0, str(REPO))
 REAL = REPO.parent / "shared" / "valossa-examples" / "core-1.3.1-charade.json"
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def rss_mb() -> float:
+    """The process's resident set now (from /proc; ru_maxrss only knows the lifetime peak)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+class PeakSampler:
+    """Samples the RSS every 2 ms in a thread and keeps the highest value."""
+
+    def __init__(self) -> None:
+        self.peak = rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, rss_mb())
+
+    def __enter__(self) -> PeakSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb())
 
 
 async def _store(database_url: str, media: str, data: bytes) -> uuid.UUID:
@@ -66,8 +91,9 @@ async def _child(database_url: str, media: str, mode: str) -> dict[str, float]:
     sessionmaker = make_sessionmaker(engine)
     async with sessionmaker() as session:  # warm the pool and imports before the baseline
         await session.execute(sa.text("SELECT 1"))
-    base = peak_mb()
+    base = rss_mb()
     started = time.perf_counter()
+    sampler = PeakSampler().__enter__()
     if mode == "streamed":
         stats = await reindex_media(sessionmaker, media)
         rows = stats.detections + stats.occurrences + stats.speech_segments
@@ -83,8 +109,9 @@ async def _child(database_url: str, media: str, mode: str) -> dict[str, float]:
         doc = json.loads(data)
         rows = sum(1 + len(d.get("occs", [])) for d in doc["detections"].values())
     seconds = time.perf_counter() - started
+    sampler.__exit__()
     await engine.dispose()
-    return {"seconds": seconds, "rss_growth_mb": peak_mb() - base, "rows": rows}
+    return {"seconds": seconds, "rss_growth_mb": sampler.peak - base, "rows": rows}
 
 
 def _run_child(database_url: str, media: str, mode: str) -> dict[str, float]:
