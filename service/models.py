@@ -2,5 +2,30 @@
 
 from service.analyses.models import Analysis, AnalysisEvent, ResultChunk, StoredResult, Webhook
 from service.db import Base
+from service.search.models import (
+    SearchBacklog,
+    SearchDetection,
+    SearchFace,
+    SearchLabel,
+    SearchMedia,
+    SearchOccurrence,
+    SearchSpeech,
+    SearchSpeechTerm,
+)
 
-__all__ = ["Analysis", "AnalysisEvent", "Base", "ResultChunk", "StoredResult", "Webhook"]
+__all__ = [
+    "Analysis",
+    "AnalysisEvent",
+    "Base",
+    "ResultChunk",
+    "SearchBacklog",
+    "SearchDetection",
+    "SearchFace",
+    "SearchLabel",
+    "SearchMedia",
+    "SearchOccurrence",
+    "SearchSpeech",
+    "SearchSpeechTerm",
+    "StoredResult",
+    "Webhook",
+]

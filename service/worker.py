@@ -17,6 +17,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -40,6 +41,7 @@ from service.analyses.steps.reconcile import check_status, fetch_results
 from service.analyses.steps.submission import submit, upload_source
 from service.analyses.steps.webhooks import deliver_due_webhooks
 from service.resources import Resources, open_resources
+from service.search.indexing import index_backlog
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._steps: set[asyncio.Task[None]] = set()
         self._delivery: asyncio.Task[None] | None = None
+        self._indexing: asyncio.Task[int] | None = None
 
     @property
     def name(self) -> str:
@@ -140,6 +143,9 @@ class Worker:
             task.add_done_callback(self._steps.discard)
         if ctx.settings.cms_webhook_url and (self._delivery is None or self._delivery.done()):
             self._delivery = asyncio.create_task(self._deliver_webhooks())
+        if self._indexing is None or self._indexing.done():
+            # Finished analyses wait in the search backlog (queued by a trigger); index them.
+            self._indexing = asyncio.create_task(index_backlog(ctx.sessionmaker))
         return len(claimed)
 
     async def _run_step(self, claim: Claim, analysis: Analysis) -> None:
@@ -192,9 +198,8 @@ class Worker:
 
     async def _drain(self) -> None:
         """Let the steps under way finish (each ends by releasing its claim), within a bound."""
-        pending = set(self._steps)
-        if self._delivery is not None:
-            pending.add(self._delivery)
+        pending: set[asyncio.Task[Any]] = set(self._steps)
+        pending |= {task for task in (self._delivery, self._indexing) if task is not None}
         if pending:
             log.info("waiting for %d step(s) to finish", len(pending))
             _, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)

@@ -43,7 +43,7 @@ async def run_dev(*, api_port: int, emulator_port: int, data_dir: Path | None) -
     from service.main import create_app
 
     root = data_dir or default_data_dir().parent
-    pgdata = root / "pgdata"
+    pgdata = root / default_data_dir().name
     media_dir = root / "media"
     media_dir.mkdir(parents=True, exist_ok=True)
     stop = asyncio.Event()

