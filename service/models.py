@@ -2,5 +2,16 @@
 
 from service.analyses.models import Analysis, AnalysisEvent, ResultChunk, StoredResult, Webhook
 from service.db import Base
+from service.faces.models import Face, FaceGallery, FaceImage
 
-__all__ = ["Analysis", "AnalysisEvent", "Base", "ResultChunk", "StoredResult", "Webhook"]
+__all__ = [
+    "Analysis",
+    "AnalysisEvent",
+    "Base",
+    "Face",
+    "FaceGallery",
+    "FaceImage",
+    "ResultChunk",
+    "StoredResult",
+    "Webhook",
+]
