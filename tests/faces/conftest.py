@@ -1,0 +1,37 @@
+"""Fixtures of the face gallery tests: the API on the test database, the emulator as Valossa."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from service.settings import Settings
+from tests.support.api import api_client
+from tests.support.emulator import EMULATOR_KEY, EmulatorHandle, running_emulator
+
+
+@pytest.fixture
+async def emulator(tmp_path: Path) -> AsyncIterator[EmulatorHandle]:
+    """The emulator on a loopback port, seeded so that fault rolls repeat."""
+    async with running_emulator(tmp_path / "emulator", seed=7) as handle:
+        yield handle
+
+
+@pytest.fixture
+def faces_settings(settings: Settings, emulator: EmulatorHandle) -> Settings:
+    """Test settings whose Valossa is the emulator."""
+    return settings.model_copy(
+        update={"valossa_base_url": emulator.url, "valossa_api_key": SecretStr(EMULATOR_KEY)}
+    )
+
+
+@pytest.fixture
+async def api(faces_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A CMS client of the API (in-process), authenticated with a test token."""
+    async with api_client(faces_settings) as client:
+        client.headers["Authorization"] = "Bearer test-token"
+        yield client
