@@ -154,9 +154,7 @@ async def test_valossa_refusal_is_422_with_its_message_and_changes_nothing(
     api: httpx.AsyncClient, emulator: EmulatorHandle, sessionmaker: SessionMaker
 ) -> None:
     gallery = (await api.post("/v1/face-galleries", json={"name": "G"})).json()
-    face = (
-        await api.post(f"/v1/face-galleries/{gallery['id']}/faces", json={"name": "Cy"})
-    ).json()
+    face = (await api.post(f"/v1/face-galleries/{gallery['id']}/faces", json={"name": "Cy"})).json()
     # Someone removes the face at Valossa behind our back.
     await emulator.valossa.remove_face_identity(face_id=face["id"])
 

@@ -33,9 +33,8 @@ async def test_add_list_and_remove_images(
     first = await api.post(
         f"/v1/faces/{face_id}/images", files={"image": ("fay-1.png", png(64, 48), "image/png")}
     )
-    second = await api.post(
-        f"/v1/faces/{face_id}/images", files={"image": ("fay-2.jpg", jpeg(4096, 4096), "image/jpeg")}
-    )
+    big_jpeg = ("fay-2.jpg", jpeg(4096, 4096), "image/jpeg")
+    second = await api.post(f"/v1/faces/{face_id}/images", files={"image": big_jpeg})
 
     assert first.status_code == 201, first.text
     assert second.status_code == 201, second.text
