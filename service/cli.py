@@ -140,14 +140,12 @@ def faces_sync(
     changes = asyncio.run(run_sync(settings, dry_run=dry_run))
     for line in changes.lines:
         typer.echo(("would change: " if dry_run else "") + line)
-    summary = (
-        f"Valossa has {changes.galleries} galleries, {changes.faces} faces, {changes.images} images"
-    )
+    summary = f"{changes.galleries} galleries, {changes.faces} faces, {changes.images} images"
     if not changes.lines:
-        typer.echo(f"the mirror already matches Valossa ({summary})")
+        typer.echo(f"the mirror already matches Valossa: {summary}")
     else:
         verb = "would make" if dry_run else "made"
-        typer.echo(f"{verb} {len(changes.lines)} change(s); {summary}")
+        typer.echo(f"{verb} {len(changes.lines)} change(s); Valossa has {summary}")
 
 
 @faces_app.command("list")
