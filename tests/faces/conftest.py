@@ -9,6 +9,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from service.main import create_app
+from service.process.serving import serve_in_background
 from service.settings import Settings
 from tests.support.api import api_client
 from tests.support.emulator import EMULATOR_KEY, EmulatorHandle, running_emulator
@@ -35,3 +37,10 @@ async def api(faces_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(faces_settings) as client:
         client.headers["Authorization"] = "Bearer test-token"
         yield client
+
+
+@pytest.fixture
+async def served_api(faces_settings: Settings) -> AsyncIterator[str]:
+    """The API on a loopback port (for the CLI, a separate process); its URL."""
+    async with serve_in_background(create_app(faces_settings)) as server:
+        yield server.url
