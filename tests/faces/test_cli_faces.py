@@ -41,7 +41,9 @@ async def test_list_prints_galleries_and_faces(api: httpx.AsyncClient, served_ap
     assert result.returncode == 0, result.stderr
     assert "2 face galleries" in result.stdout
     ada_row = next(line for line in result.stdout.splitlines() if "Ada" in line)
-    assert "Cast" in ada_row and "female" in ada_row and gallery["id"] in ada_row
+    assert "Cast" in ada_row
+    assert "female" in ada_row
+    assert gallery["id"] in ada_row
     assert any("Empty" in line and "—" in line for line in result.stdout.splitlines())
 
 

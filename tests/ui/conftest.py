@@ -82,10 +82,15 @@ async def served_ui(ui_settings: Settings) -> AsyncIterator[str]:
         yield server.url
 
 
+def chromium_found() -> bool:
+    """Whether the Chromium the browser tests drive is installed."""
+    return CHROMIUM.is_file()
+
+
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     """Debian's Chromium under Playwright; the tests that need it skip when it is missing."""
-    if not CHROMIUM.exists():
+    if not chromium_found():
         pytest.skip(
             f"no Chromium at {CHROMIUM}: `apt-get install -y chromium` (or set CHROMIUM_PATH) "
             "to run the browser tests"

@@ -40,7 +40,9 @@ async def test_pages_need_a_session_and_sign_in_leads_back(ui_settings: Settings
         signed_in = await sign_in(client)
         assert signed_in.status_code == 303
         cookie = signed_in.headers["set-cookie"]
-        assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie
+        assert "Path=/ui" in cookie
         assert "Secure" not in cookie  # plain http here; see the https test
         assert "test-token" not in client.cookies["vi_session"]
         assert (await client.get("/ui/analyses")).status_code == 200
@@ -122,13 +124,16 @@ async def test_security_headers_and_only_local_assets(ui: httpx.AsyncClient) -> 
     redirect = await ui.get("/ui")
     for response in (page, redirect):
         csp = response.headers["content-security-policy"]
-        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp
         assert "frame-ancestors 'none'" in csp
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["cache-control"] == "no-store"
-    assert "<script>" not in page.text and " on" + "click=" not in page.text
+    assert "<script>" not in page.text
+    assert " on" + "click=" not in page.text
     assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
-    assert assets and all(a.startswith("/ui") for a in assets), assets
+    assert assets
+    assert all(a.startswith("/ui") for a in assets), assets
     script = await ui.get("/ui/static/ui.js")
     assert script.status_code == 200
     assert "javascript" in script.headers["content-type"]
@@ -227,11 +232,15 @@ async def test_one_analysis_with_history_results_and_download(
 
     assert page.status_code == 200
     text = re.sub(r"\s+", " ", page.text)
-    assert analysis.job_id is not None and analysis.job_id in text
-    assert "fetching_results → finished" in text and "every result stored" in text
+    assert analysis.job_id is not None
+    assert analysis.job_id in text
+    assert "fetching_results → finished" in text
+    assert "every result stored" in text
     assert "by worker-1" in text
     assert "absent — no speech" in text
-    assert "analysis.finished" in text and "HTTP 502" in text and "delivered" in text
+    assert "analysis.finished" in text
+    assert "HTTP 502" in text
+    assert "delivered" in text
     assert 'id="cancel"' not in text  # a finished analysis cannot be canceled
     assert "pending: arrives with the search work (issue 14)" in text.lower()
     download = await ui.get(f"/ui/analyses/{analysis.id}/results/core")
@@ -270,7 +279,8 @@ async def test_reanalyse_makes_one_new_analysis_per_form(
             .order_by(Analysis.created_at.desc())
         )
     assert count == 2
-    assert newest is not None and newest.status == "pending"
+    assert newest is not None
+    assert newest.status == "pending"
     assert first.headers["location"] == f"/ui/analyses/{newest.id}"
 
 
