@@ -6,9 +6,22 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db import Base
+from service.errors import Conflict
 from service.faces.models import Face, FaceGallery, FaceImage
+
+
+async def add_row(session: AsyncSession, row: Base, *, conflict: str) -> None:
+    """Insert a row Valossa has just made; a 409 with `conflict` if its parent went meanwhile."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        raise Conflict(conflict) from None
+    await session.refresh(row)
 
 
 async def gallery(session: AsyncSession, gallery_id: str) -> FaceGallery | None:

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from service.main import create_app
 from service.process.serving import serve_in_background
 from service.settings import Settings
+from tests.conftest import REPO_ROOT
 from tests.support.api import api_client
-from tests.support.emulator import EMULATOR_KEY, EmulatorHandle, running_emulator
+from tests.support.emulator import EmulatorHandle, running_emulator, settings_for
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`valossa-ingest ARGS` in a new process with `env` over the environment (less any
+    VALOSSA_* and DATABASE_URL of the caller's)."""
+    inherited = {
+        k: v for k, v in os.environ.items() if not k.startswith(("VALOSSA_", "DATABASE_URL"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**inherited, **env},
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -26,9 +45,7 @@ async def emulator(tmp_path: Path) -> AsyncIterator[EmulatorHandle]:
 @pytest.fixture
 def faces_settings(settings: Settings, emulator: EmulatorHandle) -> Settings:
     """Test settings whose Valossa is the emulator."""
-    return settings.model_copy(
-        update={"valossa_base_url": emulator.url, "valossa_api_key": SecretStr(EMULATOR_KEY)}
-    )
+    return settings_for(settings, emulator)
 
 
 @pytest.fixture

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
 from service.remote import ExitCode
-from tests.conftest import REPO_ROOT
+from tests.faces.conftest import run_cli
 from tests.support.emulator import EmulatorHandle
 from tests.support.images import jpeg, png
 
 
 def _cli(url: str, *args: str, token: str = "test-token") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VALOSSA_")}
-    env.update(VALOSSA_INGEST_URL=url, VALOSSA_INGEST_TOKEN=token, COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", "faces", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO_ROOT,
-        timeout=120,
-    )
+    env = {"VALOSSA_INGEST_URL": url, "VALOSSA_INGEST_TOKEN": token, "COLUMNS": "200"}
+    return run_cli("faces", *args, env=env)
 
 
 async def test_list_prints_galleries_and_faces(api: httpx.AsyncClient, served_api: str) -> None:

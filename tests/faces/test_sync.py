@@ -4,9 +4,7 @@ changes made at Valossa directly."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -14,7 +12,7 @@ from sqlalchemy import delete, select, update
 
 from service.db import SessionMaker
 from service.faces.models import Face, FaceGallery, FaceImage
-from tests.conftest import REPO_ROOT
+from tests.faces.conftest import run_cli
 from tests.support.emulator import EMULATOR_KEY, EmulatorHandle
 from tests.support.images import png
 
@@ -57,19 +55,11 @@ async def _mirror_snapshot(sessionmaker: SessionMaker) -> Snapshot:
 
 def _sync(database_url: str, emulator_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("VALOSSA_", "DATABASE_"))},
         "DATABASE_URL": database_url,
         "VALOSSA_API_KEY": EMULATOR_KEY,
         "VALOSSA_BASE_URL": emulator_url,
     }
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", "faces", "sync", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO_ROOT,
-        timeout=120,
-    )
+    return run_cli("faces", "sync", *args, env=env)
 
 
 async def _image(api: httpx.AsyncClient, face_id: str) -> str:
@@ -149,14 +139,7 @@ async def test_sync_repairs_the_mirror(
 
 
 def test_sync_needs_the_valossa_key(database_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VALOSSA_", "DATABASE_"))}
-    result = subprocess.run(
-        [sys.executable, "-m", "service.cli", "faces", "sync"],
-        capture_output=True,
-        text=True,
-        env={**env, "DATABASE_URL": database_url},
-        cwd=REPO_ROOT,
-        timeout=60,
-    )
+    result = run_cli("faces", "sync", env={"DATABASE_URL": database_url})
+
     assert result.returncode == 2
     assert "VALOSSA_API_KEY" in result.stderr

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
+from service.analyses.models import Analysis
+from service.db import SessionMaker
 from service.main import create_app
 from service.process.serving import serve_in_background
 from service.settings import Settings
 from tests.conftest import REPO_ROOT
 from tests.support.api import CMS_TOKEN, api_client
-from tests.support.emulator import EMULATOR_KEY, EmulatorHandle, running_emulator
+from tests.support.emulator import EmulatorHandle, running_emulator, settings_for
 
 #: Debian's Chromium (`apt-get install chromium`); CHROMIUM_PATH points elsewhere.
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -44,9 +46,15 @@ async def emulator(tmp_path: Path) -> AsyncIterator[EmulatorHandle]:
 @pytest.fixture
 def ui_settings(settings: Settings, emulator: EmulatorHandle) -> Settings:
     """Test settings whose Valossa is the emulator."""
-    return settings.model_copy(
-        update={"valossa_base_url": emulator.url, "valossa_api_key": SecretStr(EMULATOR_KEY)}
-    )
+    return settings_for(settings, emulator)
+
+
+async def status_of(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> str:
+    """An analysis's status as the database has it now."""
+    async with sessionmaker() as session:
+        row = await session.get(Analysis, analysis_id)
+        assert row is not None
+        return row.status
 
 
 def csrf_of(html: str) -> str:

@@ -16,7 +16,7 @@ from service.db import SessionMaker
 from tests.support.emulator import EmulatorHandle
 from tests.support.factories import insert_analysis, insert_event, insert_finished_analysis
 from tests.support.images import png
-from tests.ui.conftest import ARTIFACTS
+from tests.ui.conftest import ARTIFACTS, status_of
 
 
 async def _screenshot(page: Any, name: str) -> None:
@@ -39,13 +39,6 @@ async def _signed_in(browser: Any, url: str, start: str = "/ui/analyses") -> Any
     await page.click("form[action='/ui/sign-in'] button[type=submit]")
     await page.wait_for_url(f"**{start}")
     return page
-
-
-async def _status(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> str:
-    async with sessionmaker() as session:
-        row = await session.get(Analysis, analysis_id)
-        assert row is not None
-        return row.status
 
 
 async def _some_analyses(sessionmaker: SessionMaker) -> Analysis:
@@ -140,7 +133,7 @@ async def test_cancel_an_analysis(
 
     await page.wait_for_selector("text=Canceled.")
     assert await page.inner_text("#status") == "canceled"
-    assert await _status(sessionmaker, analysis.id) == "canceled"
+    assert await status_of(sessionmaker, analysis.id) == "canceled"
     assert (await emulator.jobs_by_id())[job_id]["status"] == "canceled"
     assert await page.locator("#cancel").count() == 0
     await _screenshot(page, "analysis-canceled")
@@ -216,4 +209,4 @@ async def test_a_form_without_the_sessions_csrf_token_is_refused(
 
     await page.wait_for_selector("text=Form refused")
     await _screenshot(page, "csrf-refused")
-    assert await _status(sessionmaker, analysis.id) == "pending"
+    assert await status_of(sessionmaker, analysis.id) == "pending"

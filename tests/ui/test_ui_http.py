@@ -16,14 +16,7 @@ from service.db import SessionMaker
 from service.settings import Settings
 from tests.support.api import api_client
 from tests.support.factories import insert_analysis, insert_event, insert_finished_analysis
-from tests.ui.conftest import csrf_of, sign_in
-
-
-async def _status(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> str:
-    async with sessionmaker() as session:
-        row = await session.get(Analysis, analysis_id)
-        assert row is not None
-        return row.status
+from tests.ui.conftest import csrf_of, sign_in, status_of
 
 
 async def test_pages_need_a_session_and_sign_in_leads_back(ui_settings: Settings) -> None:
@@ -111,11 +104,11 @@ async def test_every_form_needs_the_sessions_csrf_token(
 
     assert [missing.status_code, forged.status_code, gallery.status_code] == [403, 403, 403]
     assert "Nothing was changed" in missing.text
-    assert await _status(sessionmaker, analysis.id) == "pending"
+    assert await status_of(sessionmaker, analysis.id) == "pending"
     page = await ui.get(f"/ui/analyses/{analysis.id}")
     accepted = await ui.post(url, data={"csrf_token": csrf_of(page.text)})
     assert accepted.status_code == 303
-    assert await _status(sessionmaker, analysis.id) == "canceled"
+    assert await status_of(sessionmaker, analysis.id) == "canceled"
     assert "Canceled." in (await ui.get(accepted.headers["location"])).text
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.errors import Conflict, NotFound, Unavailable
+from service.errors import NotFound, Unavailable
 from service.faces import queries
 from service.faces.flows.galleries import DEFAULT, find_gallery, record_default_gallery
 from service.faces.models import Face
@@ -65,12 +64,9 @@ async def create_face(
         gender=body.gender,
         created_by=created_by,
     )
-    try:
-        async with session.begin_nested():
-            session.add(face)
-    except IntegrityError:
-        raise Conflict("the gallery was removed while the face was being created") from None
-    await session.refresh(face)
+    await queries.add_row(
+        session, face, conflict="the gallery was removed while the face was being created"
+    )
     return FaceView.build(face, [])
 
 

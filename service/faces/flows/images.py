@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.errors import Conflict, NotFound
+from service.errors import NotFound
 from service.faces import queries
 from service.faces.flows.faces import find_face
 from service.faces.images import CheckedImage
@@ -44,12 +43,9 @@ async def add_image(
         height=image.height,
         created_by=created_by,
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        raise Conflict("the face was removed while its image was being added") from None
-    await session.refresh(row)
+    await queries.add_row(
+        session, row, conflict="the face was removed while its image was being added"
+    )
     return ImageView.build(row)
 
 
