@@ -67,7 +67,8 @@ def current_operator(request: Request, resources: ResourcesDep) -> Operator:
     accepted = {token_fingerprint(t) for t in resources.settings.api_tokens}
     if session is None or session.fingerprint not in accepted:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise SignInRequired(target)
+        # A form posted after the session ended is not replayed: sign in, then look again.
+        raise SignInRequired(target if request.method == "GET" else f"{UI_PATH}/analyses")
     return Operator(session=session, key=key, secure=is_https(request))
 
 

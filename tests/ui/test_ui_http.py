@@ -25,6 +25,10 @@ async def test_pages_need_a_session_and_sign_in_leads_back(ui_settings: Settings
         assert first.status_code == 303
         assert first.headers["location"] == "/ui/sign-in?next=%2Fui%2Fanalyses%3Fstatus%3Dpending"
 
+        posted = await client.post(f"/ui/analyses/{uuid.uuid4()}/cancel", data={})
+        assert posted.status_code == 303
+        assert posted.headers["location"] == "/ui/sign-in?next=%2Fui%2Fanalyses"
+
         wrong = await sign_in(client, token="not-a-token")
         assert wrong.status_code == 401
         assert "That token is not accepted." in wrong.text
