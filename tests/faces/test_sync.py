@@ -12,6 +12,7 @@ from sqlalchemy import delete, select, update
 
 from service.db import SessionMaker
 from service.faces.models import Face, FaceGallery, FaceImage
+from service.faces.sync import sync_faces
 from tests.faces.conftest import run_cli
 from tests.support.emulator import EMULATOR_KEY, EmulatorHandle
 from tests.support.images import png
@@ -143,3 +144,21 @@ def test_sync_needs_the_valossa_key(database_url: str) -> None:
 
     assert result.returncode == 2
     assert "VALOSSA_API_KEY" in result.stderr
+
+
+async def test_a_lost_answer_is_reported_and_sync_records_what_valossa_did(
+    api: httpx.AsyncClient, emulator: EmulatorHandle, sessionmaker: SessionMaker
+) -> None:
+    # Valossa makes the gallery, but its answer never arrives (create is never retried).
+    await emulator.configure(lost_response_rate=1.0)
+
+    response = await api.post("/v1/face-galleries", json={"name": "Lost answer"})
+
+    assert response.status_code == 503
+    assert "faces sync" in response.json()["detail"]
+    assert await _mirror_snapshot(sessionmaker) == {}
+    await emulator.configure(lost_response_rate=0.0)
+    changes = await sync_faces(sessionmaker, emulator.valossa)
+    assert len(changes.lines) == 1
+    assert changes.lines[0].endswith("(Lost answer): added")
+    assert await _mirror_snapshot(sessionmaker) == await _valossa_snapshot(emulator)
