@@ -1,18 +1,23 @@
-"""The `valossa-ingest` command: serve, worker, migrate, reindex, search, emulator, dev, openapi."""
+"""The `valossa-ingest` command: serve, worker, migrate, reindex, search, faces, emulator, dev,
+openapi."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
+from rich.console import Console
 
 from service.logs import configure_logging
 from service.process.startup import DatabaseUnreachable, check_database
 from service.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Analyse CMS media with Valossa and keep the metadata in Postgres.",
@@ -151,6 +156,69 @@ def openapi(
     else:
         output.write_text(text)
         typer.echo(f"wrote {output}")
+
+
+faces_app = typer.Typer(
+    help="Face galleries: list them, add training images, reconcile the mirror with Valossa.",
+    no_args_is_help=True,
+)
+app.add_typer(faces_app, name="faces")
+
+
+@faces_app.command("sync")
+def faces_sync(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would change; change nothing.")
+    ] = False,
+) -> None:
+    """Make our mirror of galleries, faces and images match Valossa (operator command:
+    needs DATABASE_URL and VALOSSA_API_KEY)."""
+    settings = _production_settings("valossa_api_key")
+    configure_logging(settings)
+    from service.faces.sync import run_sync
+
+    changes = asyncio.run(run_sync(settings, dry_run=dry_run))
+    for line in changes.lines:
+        typer.echo(("would change: " if dry_run else "") + line)
+    summary = f"{changes.galleries} galleries, {changes.faces} faces, {changes.images} images"
+    if not changes.lines:
+        typer.echo(f"the mirror already matches Valossa: {summary}")
+    else:
+        verb = "would make" if dry_run else "made"
+        typer.echo(f"{verb} {len(changes.lines)} change(s); Valossa has {summary}")
+
+
+@faces_app.command("list")
+def faces_list() -> None:
+    """Print the face galleries and their faces (VALOSSA_INGEST_URL, VALOSSA_INGEST_TOKEN)."""
+    from service.faces.remote_commands import list_faces
+
+    _run_remote(list_faces(Console()))
+
+
+@faces_app.command("add-image")
+def faces_add_image(
+    face_id: Annotated[str, typer.Argument(help="The face to train (an id from `faces list`).")],
+    images: Annotated[
+        list[Path], typer.Argument(help="JPG or PNG files, each showing only this face.")
+    ],
+) -> None:
+    """Upload training images to a face through the service, with progress; exit code 5 if
+    any image was refused, 2 if a file could not be read or is not a valid image."""
+    from service.faces.remote_commands import add_images
+
+    code = _run_remote(add_images(Console(), face_id, images))
+    raise typer.Exit(code=int(code))
+
+
+def _run_remote(command: Coroutine[Any, Any, T]) -> T:
+    from service.remote import RemoteError
+
+    try:
+        return asyncio.run(command)
+    except RemoteError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=int(exc.exit_code)) from None
 
 
 def _register_emulator() -> None:

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from service.api import analyses, callbacks, health, media, media_views, metrics, search
-from service.api.limits import BodySizeLimit
+from service.api import analyses, callbacks, faces, health, media, media_views, metrics, search, ui
+from service.api.faces import IMAGE_UPLOAD_MAX_BODY
+from service.api.limits import CALLBACK_MAX_BODY, BodySizeLimit
 from service.errors import install_error_handlers
 from service.resources import open_resources
 from service.settings import Settings
@@ -36,7 +37,15 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit)
+    app.add_middleware(
+        BodySizeLimit,
+        by_prefix={
+            "/callbacks/": CALLBACK_MAX_BODY,
+            # Training images (8 MiB) through the API and the operator page's upload form.
+            "/v1/faces/": IMAGE_UPLOAD_MAX_BODY,
+            "/ui/faces/": IMAGE_UPLOAD_MAX_BODY,
+        },
+    )
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(analyses.router)
@@ -44,4 +53,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(media_views.router)
     app.include_router(search.router)
     app.include_router(callbacks.router)
+    app.include_router(faces.router)
+    ui.install(app)
     return app

@@ -2,6 +2,7 @@
 
 from service.analyses.models import Analysis, AnalysisEvent, ResultChunk, StoredResult, Webhook
 from service.db import Base
+from service.faces.models import Face, FaceGallery, FaceImage
 from service.search.models import (
     SearchBacklog,
     SearchDetection,
@@ -17,6 +18,9 @@ __all__ = [
     "Analysis",
     "AnalysisEvent",
     "Base",
+    "Face",
+    "FaceGallery",
+    "FaceImage",
     "ResultChunk",
     "SearchBacklog",
     "SearchDetection",

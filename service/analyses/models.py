@@ -57,6 +57,7 @@ class Analysis(TimestampMixin, Base):
         Index("ix_analyses_due", "next_attempt_at", postgresql_where=text(NOT_TERMINAL_SQL)),
         Index("ix_analyses_media_created", "customer_media_id", "created_at", "id"),
         Index("ix_analyses_created", "created_at", "id"),
+        Index("ix_analyses_status_created", "status", "created_at", "id"),
         Index("ix_analyses_job_id", "job_id", unique=True),
         Index("ix_analyses_idempotency_key", "idempotency_key", unique=True),
     )
@@ -168,6 +169,7 @@ class Webhook(TimestampMixin, Base):
     __tablename__ = "webhooks"
     __table_args__ = (
         Index("ix_webhooks_due", "next_attempt_at", postgresql_where=text("delivered_at IS NULL")),
+        Index("ix_webhooks_analysis", "analysis_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

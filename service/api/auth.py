@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -25,12 +27,26 @@ def token_accepted(given: str, accepted: list[str]) -> bool:
     return matched
 
 
+def token_fingerprint(token: str) -> str:
+    """A non-secret label of a CMS token: `token-` and the first 12 hex digits of its SHA-256.
+
+    Stored as `created_by` and kept in operator sessions instead of the token itself; an
+    operator finds which token it is with `printf %s "$TOKEN" | sha256sum | cut -c1-12`.
+    """
+    return f"token-{hashlib.sha256(token.encode()).hexdigest()[:12]}"
+
+
 async def require_cms_token(
     resources: ResourcesDep,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-) -> None:
-    """Reject the request with 401 unless it carries an accepted bearer token."""
+) -> str:
+    """Reject the request with 401 unless it carries an accepted bearer token; its fingerprint."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token: send `Authorization: Bearer <token>`")
     if not token_accepted(credentials.credentials, resources.settings.api_tokens):
         raise Unauthorized("invalid bearer token")
+    return token_fingerprint(credentials.credentials)
+
+
+#: The fingerprint of the CMS token that authenticated the request.
+CmsTokenDep = Annotated[str, Depends(require_cms_token)]

@@ -96,6 +96,7 @@ def _print_welcome(api: str, emulator: str, sample_url: str, database_url: str) 
 valossa-ingest is running (dev mode: embedded Postgres, Valossa emulator, API and worker)
 
   API              {api}          (docs: {api}/docs, ready: {api}/readyz)
+  operator page    {api}/ui       (sign in with the CMS token)
   Valossa emulator {emulator}     (admin: {emulator}/_emulator/jobs)
   sample video     {sample_url}
   database         {database_url}

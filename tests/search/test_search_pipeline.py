@@ -20,16 +20,22 @@ from tests.support.waiting import eventually
 NAME = "Emilia Example"
 
 
-async def train_face(emulator: EmulatorHandle) -> tuple[str, str]:
-    """A gallery with one trained identity; (gallery id, face id)."""
-    valossa = emulator.valossa
-    gallery = await valossa.create_face_gallery(name="Cast")
-    face = await valossa.create_face_identity(
-        gallery_id=gallery.gallery_id, name=NAME, gender="female"
+async def train_face(stack: Stack) -> tuple[str, str]:
+    """A gallery with one trained identity, made through our API; (gallery id, face id)."""
+    gallery = await stack.api.post("/v1/face-galleries", json={"name": "Cast"})
+    assert gallery.status_code == 201, gallery.text
+    gallery_id = gallery.json()["id"]
+    face = await stack.api.post(
+        f"/v1/face-galleries/{gallery_id}/faces", json={"name": NAME, "gender": "female"}
     )
-    image = await valossa.upload_image(image=png(256, 256), filename="emilia.png")
-    await valossa.add_face_image(face_id=face.face_id, image_url=image.uploaded_file_url)
-    return gallery.gallery_id, face.face_id
+    assert face.status_code == 201, face.text
+    face_id = face.json()["id"]
+    image = await stack.api.post(
+        f"/v1/faces/{face_id}/images",
+        files={"image": ("emilia.png", png(256, 256), "image/png")},
+    )
+    assert image.status_code == 201, image.text
+    return gallery_id, face_id
 
 
 async def analyse(stack: Stack, body: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +65,7 @@ def spans(detection: dict[str, Any]) -> list[tuple[float, float]]:
 async def test_trained_face_label_and_speech_are_found_then_replaced_and_deleted(
     stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
-    gallery_id, face_id = await train_face(emulator)
+    gallery_id, face_id = await train_face(stack)
     async with contextlib.AsyncExitStack() as workers:
         await stack.start_worker(workers, "w1")
         first = await analyse(

@@ -16,6 +16,7 @@ from service.analyses.valossa_jobs import MARKER
 from service.emulator.app import create_emulator_app
 from service.emulator.settings import EmulatorSettings
 from service.process.serving import serve_in_background
+from service.settings import Settings
 from service.valossa import CustomerMediaInfo, MediaUrl, NewJobMedia, ValossaClient
 
 #: The API key the emulator accepts in tests (and the one our settings send).
@@ -92,6 +93,13 @@ class EmulatorHandle:
             )
         )
         return reply.job_id
+
+
+def settings_for(settings: Settings, emulator: EmulatorHandle) -> Settings:
+    """`settings` with the emulator as Valossa (its URL and the key it accepts)."""
+    return settings.model_copy(
+        update={"valossa_base_url": emulator.url, "valossa_api_key": SecretStr(EMULATOR_KEY)}
+    )
 
 
 @contextlib.asynccontextmanager

@@ -26,6 +26,7 @@ from service.analyses.schemas import (
 from service.analyses.sources import UnsafeSourceUrl, check_source_url
 from service.analyses.states import AnalysisStatus
 from service.errors import BadRequest, NotFound, Unprocessable
+from service.faces.flows.galleries import gallery_for_analysis
 from service.settings import Settings
 
 #: Who the event rows name for changes made through the CMS API.
@@ -71,6 +72,7 @@ async def create_analysis(
             )
         except UnsafeSourceUrl as exc:
             raise Unprocessable(str(exc)) from None
+    face_gallery_id = await gallery_for_analysis(session, request.face_gallery_id)
     analysis = Analysis(
         id=uuid.uuid4(),
         customer_media_id=request.customer_media_id,
@@ -81,7 +83,7 @@ async def create_analysis(
         description=request.description,
         transcript_url=request.transcript_url,
         language=request.language,
-        face_gallery_id=request.face_gallery_id,
+        face_gallery_id=face_gallery_id,
         result_types=[str(t) for t in request.result_types],
         idempotency_key=idempotency_key,
         request_fingerprint=digest,

@@ -1,0 +1,1 @@
+"""The operator page at /ui: server-rendered templates, signed sessions, CSRF-checked forms."""
