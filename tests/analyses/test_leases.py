@@ -1,0 +1,316 @@
+"""Leases on the database clock: claim, renew, release, lose; sweeps under their lock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import psycopg
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import make_url
+
+from service.analyses.lifecycle import Lifecycle, utcnow
+from service.analyses.models import Analysis
+from service.analyses.states import AnalysisStatus
+from service.analyses.steps.leases import (
+    SWEEP_LOCK,
+    Claim,
+    LeaseLost,
+    claim_backlog,
+    claim_due,
+    database_now,
+    flag_overdue,
+    kept_alive,
+    lock_claimed,
+    release,
+    renew,
+)
+from service.db import SessionMaker
+from tests.support.factories import insert_analysis
+
+PAST = timedelta(seconds=-5)
+FUTURE = timedelta(hours=1)
+LIFECYCLE = Lifecycle(actor="test", notify_cms=False)
+
+
+async def _claim_due(
+    sessionmaker: SessionMaker, *, lease_s: float = 60, limit: int = 10
+) -> list[tuple[Claim, Analysis]]:
+    async with sessionmaker() as session, session.begin():
+        return await claim_due(session, worker="w", lease_s=lease_s, limit=limit)
+
+
+async def _get(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> Analysis:
+    async with sessionmaker() as session:
+        row = await session.get(Analysis, analysis_id)
+        assert row is not None
+        return row
+
+
+async def _set(sessionmaker: SessionMaker, analysis_id: uuid.UUID, **values: object) -> None:
+    async with sessionmaker() as session, session.begin():
+        await session.execute(update(Analysis).where(Analysis.id == analysis_id).values(**values))
+
+
+async def test_claim_due_takes_due_unleased_worked_rows_only(sessionmaker: SessionMaker) -> None:
+    due = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + PAST
+    )
+    await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + FUTURE
+    )
+    await insert_analysis(  # leased by someone else
+        sessionmaker,
+        status=AnalysisStatus.SUBMITTED,
+        next_attempt_at=utcnow() + PAST,
+        claimed_by="other#1",
+        claimed_until=utcnow() + FUTURE,
+    )
+    await insert_analysis(  # pending rows wait for a slot, not for their due time
+        sessionmaker, status=AnalysisStatus.PENDING, next_attempt_at=utcnow() + PAST
+    )
+    await insert_analysis(
+        sessionmaker, status=AnalysisStatus.FINISHED, next_attempt_at=utcnow() + PAST
+    )
+    claimed = await _claim_due(sessionmaker)
+    assert [claim.analysis_id for claim, _ in claimed] == [due.id]
+    row = await _get(sessionmaker, due.id)
+    claim = claimed[0][0]
+    assert row.claimed_by == claim.token
+    assert row.claimed_until is not None
+    # The lease is computed on the database clock: claimed_until = now() + lease.
+    assert row.claimed_until - claim.claimed_at == timedelta(seconds=60)
+    # The due time is not moved: when the lease runs out, the row is due for the next worker.
+    assert row.next_attempt_at is not None
+    assert row.next_attempt_at <= claim.claimed_at
+
+
+async def test_an_expired_lease_is_taken_over(sessionmaker: SessionMaker) -> None:
+    stale = await insert_analysis(
+        sessionmaker,
+        status=AnalysisStatus.FETCHING_RESULTS,
+        next_attempt_at=utcnow() + PAST,
+        claimed_by="dead#1",
+        claimed_until=utcnow() + PAST,
+    )
+    claimed = await _claim_due(sessionmaker)
+    assert [claim.analysis_id for claim, _ in claimed] == [stale.id]
+    assert claimed[0][0].token != "dead#1"
+
+
+async def test_each_claim_has_its_own_token(sessionmaker: SessionMaker) -> None:
+    for _ in range(3):
+        await insert_analysis(
+            sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + PAST
+        )
+    claimed = await _claim_due(sessionmaker)
+    assert len({claim.token for claim, _ in claimed}) == 3
+
+
+async def test_claim_due_respects_its_limit(sessionmaker: SessionMaker) -> None:
+    for _ in range(3):
+        await insert_analysis(
+            sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + PAST
+        )
+    assert len(await _claim_due(sessionmaker, limit=2)) == 2
+    assert await _claim_due(sessionmaker, limit=0) == []
+
+
+async def _claim_backlog(
+    sessionmaker: SessionMaker, *, cap: int, limit: int = 10
+) -> set[uuid.UUID]:
+    async with sessionmaker() as session, session.begin():
+        claimed = await claim_backlog(
+            session,
+            LIFECYCLE,
+            worker="w",
+            max_in_flight=cap,
+            lease_s=60,
+            submit_deadline=timedelta(hours=1),
+            limit=limit,
+        )
+    return {claim.analysis_id for claim, _ in claimed}
+
+
+async def test_backlog_fills_only_free_slots_oldest_first(sessionmaker: SessionMaker) -> None:
+    await insert_analysis(sessionmaker, customer_media_id="busy", status=AnalysisStatus.SUBMITTED)
+    first = await insert_analysis(sessionmaker, customer_media_id="a")
+    second = await insert_analysis(sessionmaker, customer_media_id="b")
+    await insert_analysis(sessionmaker, customer_media_id="c")
+    # Slots in use: the submitted one. A cap of 3 leaves two, for the two oldest.
+    assert await _claim_backlog(sessionmaker, cap=3) == {first.id, second.id}
+    assert await _claim_backlog(sessionmaker, cap=3) == set()
+
+
+async def test_backlog_moves_to_the_first_state_and_leases(sessionmaker: SessionMaker) -> None:
+    by_url = await insert_analysis(sessionmaker, customer_media_id="a")
+    by_source = await insert_analysis(
+        sessionmaker, customer_media_id="b", video_url=None, source_url="https://x.example/v"
+    )
+    await _claim_backlog(sessionmaker, cap=10)
+    assert (await _get(sessionmaker, by_url.id)).status == AnalysisStatus.SUBMITTING
+    uploaded = await _get(sessionmaker, by_source.id)
+    assert uploaded.status == AnalysisStatus.UPLOADING
+    assert uploaded.claimed_by is not None
+    assert uploaded.deadline_at is not None
+
+
+async def test_backlog_skips_rows_not_yet_due(sessionmaker: SessionMaker) -> None:
+    await insert_analysis(sessionmaker, next_attempt_at=utcnow() + FUTURE)
+    assert await _claim_backlog(sessionmaker, cap=10) == set()
+
+
+async def test_lock_claimed_needs_our_claim_and_a_live_row(sessionmaker: SessionMaker) -> None:
+    row = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + PAST
+    )
+    [(claim, _)] = await _claim_due(sessionmaker)
+    async with sessionmaker() as session, session.begin():
+        assert await lock_claimed(session, claim) is not None
+    stranger = Claim(row.id, "someone-else#9", claim.claimed_at)
+    async with sessionmaker() as session, session.begin():
+        assert await lock_claimed(session, stranger) is None
+    await _set(sessionmaker, row.id, status=AnalysisStatus.CANCELED)
+    async with sessionmaker() as session, session.begin():
+        assert await lock_claimed(session, claim) is None
+
+
+async def test_lock_claimed_fails_once_another_worker_took_the_row(
+    sessionmaker: SessionMaker,
+) -> None:
+    row = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + PAST
+    )
+    [(mine, _)] = await _claim_due(sessionmaker, lease_s=0.001)
+    await asyncio.sleep(0.01)
+    [(theirs, _)] = await _claim_due(sessionmaker)
+    assert theirs.analysis_id == row.id
+    async with sessionmaker() as session, session.begin():
+        assert await lock_claimed(session, mine) is None
+        assert await lock_claimed(session, theirs) is not None
+
+
+async def test_renew_extends_a_held_claim_only(sessionmaker: SessionMaker) -> None:
+    row = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + PAST
+    )
+    [(claim, _)] = await _claim_due(sessionmaker, lease_s=60)
+    before = (await _get(sessionmaker, row.id)).claimed_until
+    async with sessionmaker() as session, session.begin():
+        assert await renew(session, claim, 600)
+    after = (await _get(sessionmaker, row.id)).claimed_until
+    assert before is not None
+    assert after is not None
+    assert after > before
+    await _set(sessionmaker, row.id, claimed_until=func.now() - timedelta(seconds=1))
+    async with sessionmaker() as session, session.begin():
+        assert not await renew(session, claim, 600)  # expired: another worker may have it
+    await _set(sessionmaker, row.id, claimed_until=func.now() + FUTURE, claimed_by="other#1")
+    async with sessionmaker() as session, session.begin():
+        assert not await renew(session, claim, 600)
+    await _set(sessionmaker, row.id, claimed_by=claim.token, status=AnalysisStatus.CANCELED)
+    async with sessionmaker() as session, session.begin():
+        assert not await renew(session, claim, 600)
+
+
+async def test_release_ends_the_claim_and_schedules_on_the_database_clock(
+    sessionmaker: SessionMaker,
+) -> None:
+    row = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + PAST
+    )
+    [(claim, _)] = await _claim_due(sessionmaker)
+    async with sessionmaker() as session, session.begin():
+        locked = await lock_claimed(session, claim)
+        assert locked is not None
+        now = await database_now(session)
+        release(locked, now, delay_s=30)
+    after = await _get(sessionmaker, row.id)
+    assert after.claimed_by is None
+    assert after.claimed_until is None
+    assert after.next_attempt_at == now + timedelta(seconds=30)
+    async with sessionmaker() as session, session.begin():
+        locked = await session.get(Analysis, row.id)
+        assert locked is not None
+        release(locked, now, delay_s=-5)  # never in the past of `now`
+    assert (await _get(sessionmaker, row.id)).next_attempt_at == now
+
+
+async def test_kept_alive_renews_a_lease_during_long_work(sessionmaker: SessionMaker) -> None:
+    row = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.UPLOADING, next_attempt_at=utcnow() + PAST
+    )
+    [(claim, _)] = await _claim_due(sessionmaker, lease_s=0.6)
+    async with kept_alive(sessionmaker, claim, lease_s=0.6):
+        await asyncio.sleep(1.5)  # longer than the lease: without renewals it would run out
+        async with sessionmaker() as session:
+            now = await session.scalar(select(func.now()))
+        current = await _get(sessionmaker, row.id)
+        assert current.claimed_by == claim.token
+        assert current.claimed_until is not None
+        assert now is not None
+        assert current.claimed_until > now
+    assert await _claim_due(sessionmaker) == []  # still ours right after the block
+
+
+async def test_kept_alive_stops_the_work_when_the_lease_is_lost(
+    sessionmaker: SessionMaker,
+) -> None:
+    row = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.UPLOADING, next_attempt_at=utcnow() + PAST
+    )
+    [(claim, _)] = await _claim_due(sessionmaker, lease_s=0.3)
+    reached_the_end = False
+
+    async def work() -> None:
+        nonlocal reached_the_end
+        async with kept_alive(sessionmaker, claim, lease_s=0.3):
+            await _set(sessionmaker, row.id, claimed_by="thief#1")
+            await asyncio.sleep(5)
+            reached_the_end = True
+
+    with pytest.raises(LeaseLost):
+        await work()
+    assert not reached_the_end
+
+
+async def test_kept_alive_lets_a_cancel_from_outside_through(sessionmaker: SessionMaker) -> None:
+    await insert_analysis(
+        sessionmaker, status=AnalysisStatus.UPLOADING, next_attempt_at=utcnow() + PAST
+    )
+    [(claim, _)] = await _claim_due(sessionmaker, lease_s=60)
+
+    async def work() -> None:
+        async with kept_alive(sessionmaker, claim, lease_s=60):
+            await asyncio.sleep(30)
+
+    task = asyncio.create_task(work())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_overdue_rows_are_flagged_once(sessionmaker: SessionMaker) -> None:
+    late = await insert_analysis(sessionmaker, deadline_at=utcnow() + PAST)
+    await insert_analysis(sessionmaker, deadline_at=utcnow() + FUTURE)
+    async with sessionmaker() as session, session.begin():
+        assert [a.id for a in await flag_overdue(session, LIFECYCLE)] == [late.id]
+    async with sessionmaker() as session, session.begin():
+        assert await flag_overdue(session, LIFECYCLE) == []
+    assert (await _get(sessionmaker, late.id)).overdue_since is not None
+
+
+async def test_overdue_sweep_skips_while_another_replica_sweeps(
+    sessionmaker: SessionMaker, database_url: str
+) -> None:
+    late = await insert_analysis(sessionmaker, deadline_at=utcnow() + PAST)
+    libpq = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    async with await psycopg.AsyncConnection.connect(libpq) as other:
+        await other.execute("SELECT pg_advisory_xact_lock(%s)", (SWEEP_LOCK,))
+        async with sessionmaker() as session, session.begin():
+            assert await flag_overdue(session, LIFECYCLE) == []
+        await other.rollback()
+    assert (await _get(sessionmaker, late.id)).overdue_since is None
