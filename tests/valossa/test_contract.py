@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import struct
-import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from service.valossa import (
     ValossaNotFound,
     upload_file,
 )
+from tests.support.images import face_png
 
 CHUNK_SIZE = 8 * 1024
 
@@ -79,23 +78,6 @@ async def emulator() -> AsyncIterator[Emulator]:
 async def valossa(emulator: Emulator) -> AsyncIterator[ValossaClient]:
     async with httpx.AsyncClient(transport=emulator.transport) as http:
         yield emulator.client(http)
-
-
-def png(width: int, height: int) -> bytes:
-    """A valid grey PNG of the given size."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 async def wait_for_transfer(valossa: ValossaClient, job_id: str) -> None:
@@ -217,7 +199,7 @@ async def test_training_api_round_trip(emulator: Emulator, valossa: ValossaClien
     face = await valossa.create_face_identity(
         gallery_id=gallery.gallery_id, name="Ricky Rickson", gender=Gender.MALE
     )
-    uploaded = await valossa.upload_image(image=png(64, 64), filename="ricky.png")
+    uploaded = await valossa.upload_image(image=face_png(), filename="ricky.png")
     image = await valossa.add_face_image(face_id=face.face_id, image_url=uploaded.uploaded_file_url)
     images = await valossa.list_face_images(face_id=face.face_id)
     assert [i.id for i in images.face_images] == [image.image_id]
