@@ -17,7 +17,7 @@ from service.emulator.media import TechnicalInfo
 __all__ = ["Colour", "MediaFeatures", "Span", "analyse_media", "file_sha256"]
 
 Span = tuple[float, float]
-HASH_CHUNK = 1024 * 1024
+HASH_CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True)

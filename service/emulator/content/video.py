@@ -16,7 +16,7 @@ from typing import Any
 
 import av
 
-FULL_DECODE_MAX_S = 600.0
+FULL_DECODE_MAX_S = 300.0
 SAMPLES_PER_S = 10
 THUMB_W, THUMB_H = 32, 18
 CUT_DISTANCE = 0.35  #: share of the colour histogram that must move for a cut
@@ -68,7 +68,9 @@ def scan_video(path: Any, duration_s: float) -> VideoScan:
     """Scan the first video stream of a file."""
     keyframes_only = duration_s > FULL_DECODE_MAX_S
     cuts: list[float] = []
-    seconds: dict[int, _Tally] = {}
+    # Only the current second's tally is open; earlier seconds are kept as their few colours.
+    seconds: dict[int, tuple[Colour, ...]] = {}
+    current: tuple[int, _Tally] | None = None
     previous: list[float] | None = None
     next_sample = 0.0
     with av.open(str(path)) as container:
@@ -95,7 +97,13 @@ def scan_video(path: Any, duration_s: float) -> VideoScan:
             ):
                 cuts.append(round(t, 3))
             previous = histogram
-            seconds.setdefault(int(t), _Tally()).add(pixels)
+            if current is None or current[0] != int(t):
+                if current is not None:
+                    seconds[current[0]] = current[1].dominant()
+                current = (int(t), _Tally())
+            current[1].add(pixels)
+    if current is not None:
+        seconds[current[0]] = current[1].dominant()
     return VideoScan(tuple(cuts), _per_second(seconds, duration_s))
 
 
@@ -126,13 +134,13 @@ def _distance(a: list[float], b: list[float]) -> float:
     return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / 2
 
 
-def _per_second(seconds: dict[int, _Tally], duration_s: float) -> tuple[tuple[Colour, ...], ...]:
+def _per_second(
+    seconds: dict[int, tuple[Colour, ...]], duration_s: float
+) -> tuple[tuple[Colour, ...], ...]:
     # A second without an analysed frame (keyframes only) keeps the colours seen last.
     out: list[tuple[Colour, ...]] = []
     last: tuple[Colour, ...] = ()
     for second in range(max(1, math.ceil(duration_s))):
-        tally = seconds.get(second)
-        if tally is not None:
-            last = tally.dominant()
+        last = seconds.get(second, last)
         out.append(last)
     return tuple(out)
