@@ -15,6 +15,7 @@ from emulator_support import API_KEY, Peer, error_message, new_job, wait_for_job
 from service.emulator.app import create_emulator_app
 from service.emulator.persistence import STATE_FILE
 from service.emulator.settings import EmulatorSettings
+from service.process.devmode import DEV_VALOSSA_KEY, dev_emulator_settings
 from service.process.serving import serve_in_background
 from tests.support.images import face_png
 from tests.support.waiting import eventually
@@ -245,3 +246,16 @@ async def test_an_unusable_state_is_set_aside_with_a_warning(
     [aside] = list(settings.data_dir.glob("broken-*"))
     assert (aside / STATE_FILE).is_file()
     assert (aside / "jobs" / old_job).is_dir()
+
+
+async def test_dev_mode_keeps_the_emulator_state_under_its_root(tmp_path: Path) -> None:
+    settings = dev_emulator_settings(tmp_path)
+    assert settings.data_dir == tmp_path / "emulator"
+    key = {"api_key": DEV_VALOSSA_KEY}
+    body = {**key, "media": {"video": {"url": "http://127.0.0.1:9/v.mp4"}}}
+    async with emulator(settings) as http:
+        job_id = (await http.post("/core/1.0/new_job", json=body)).json()["job_id"]
+    async with emulator(settings) as http:
+        answer = await http.get("/core/1.0/job_status", params={**key, "job_id": job_id})
+        assert answer.status_code == 200
+    assert (tmp_path / "emulator" / STATE_FILE).is_file()
