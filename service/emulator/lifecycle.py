@@ -49,10 +49,12 @@ def tick(state: EmulatorState, wall_s: float) -> None:
 
 
 def checkpoint(state: EmulatorState) -> None:
-    """Save the progress of every unfinished job and the clock, in one transaction."""
+    """Save the progress of the jobs the clock moves, and the clock, in one transaction."""
     with state.store.batch():
         for job_id in state.unfinished:
-            state.save(state.jobs[job_id])
+            job = state.jobs[job_id]
+            if not (job.pinned or job.busy or job.status is JobStatus.ON_HOLD):
+                state.save(job)
         state.save_meta()
 
 
