@@ -7,9 +7,10 @@ import dataclasses
 import hashlib
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from service.emulator.content import Span
 from service.emulator.languages import DEFAULT_LANGUAGE
 from service.emulator.media import TechnicalInfo
 from service.emulator.metadata.colours import add_colours
@@ -101,8 +102,10 @@ def build_core(inp: ResultsInput) -> CoreResult:
     if inp.transcript is not None:
         add_transcript_keywords(builder, inp.transcript)
     speech_analysed = False
+    speech = _within(features.speech, duration) if features else ()
+    silence = _within(features.silence, duration) if features else ()
     if inp.transcript is None and technical.has_audio:
-        spans = features.speech if features else seeded_speech_spans(rng, duration)
+        spans = speech if features else seeded_speech_spans(rng, duration)
         sentences = make_sentences(rng, spans, language)
         add_speech(builder, sentences, language)
         speech_analysed = bool(sentences)
@@ -110,7 +113,7 @@ def build_core(inp: ResultsInput) -> CoreResult:
     if features is not None:
         add_colours(builder, features.colours[: math.ceil(duration)])
         if features.audio_track:
-            add_heard_audio_context(builder, features.speech, features.silence)
+            add_heard_audio_context(builder, speech, silence)
     elif technical.has_audio:
         add_audio_context(builder)
     add_logos(builder)
@@ -159,6 +162,11 @@ def _media_info(technical: TechnicalInfo, media: Mapping[str, Any]) -> dict[str,
         "technical": technical.as_metadata(),
         "from_customer": {"title": media.get("title"), "description": media.get("description")},
     }
+
+
+def _within(spans: Sequence[Span], duration: float) -> tuple[Span, ...]:
+    # An audio track may run a little past the probed duration; nothing is placed after it.
+    return tuple((start, min(end, duration)) for start, end in spans if start < duration)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
