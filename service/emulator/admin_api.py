@@ -11,10 +11,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ValidationError
 
 from service.emulator.deps import StateDep
+from service.emulator.entities import CallbackRecord, iso
 from service.emulator.errors import BadRequest, NotFound
 from service.emulator.inputs import json_body, validate
 from service.emulator.lifecycle import force
-from service.emulator.state import CallbackRecord, iso
 from service.emulator.status import JobStatus, TransferStatus
 
 router = APIRouter(prefix="/_emulator", tags=["emulator admin"])
@@ -138,7 +138,7 @@ async def list_emails(state: StateDep) -> dict[str, Any]:
 
 @router.get("/stats")
 async def stats(state: StateDep) -> dict[str, Any]:
-    """Jobs created per key, unfinished jobs now, and the high-water mark of unfinished jobs."""
+    """Jobs created per key, unfinished jobs now, their high-water mark, and the job clock."""
     owners = set(state.stats.jobs_created)
     return {
         "jobs_created": sum(state.stats.jobs_created.values()),
@@ -147,4 +147,5 @@ async def stats(state: StateDep) -> dict[str, Any]:
         "unfinished_by_api_key": {o: state.unfinished_count(o) for o in sorted(owners)},
         "max_unfinished": state.stats.max_unfinished,
         "max_unfinished_by_api_key": dict(state.stats.max_unfinished_by_key),
+        "clock_s": round(state.clock_s, 3),
     }

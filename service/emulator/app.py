@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from service.emulator import admin_api, core_api, training_api, upload_api
 from service.emulator.errors import install_error_handlers
 from service.emulator.faults import FaultInjector
-from service.emulator.lifecycle import run_clock
+from service.emulator.lifecycle import resume, run_clock
 from service.emulator.settings import EmulatorSettings
 from service.emulator.state import EmulatorState
 
@@ -23,7 +23,7 @@ DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
 def create_emulator_app(settings: EmulatorSettings) -> FastAPI:
-    """Build the emulator; its state lives in memory for the lifetime of the app."""
+    """Build the emulator; with a data dir it resumes the state a previous run left there."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -32,8 +32,9 @@ def create_emulator_app(settings: EmulatorSettings) -> FastAPI:
         data_dir = data_dir or settings.data_dir
         assert data_dir is not None
         async with httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT) as client:
-            state = EmulatorState(settings, data_dir, client)
+            state = await asyncio.to_thread(EmulatorState, settings, data_dir, client)
             app.state.emulator = state
+            resume(state)
             clock = asyncio.create_task(run_clock(state))
             try:
                 yield
@@ -41,13 +42,14 @@ def create_emulator_app(settings: EmulatorSettings) -> FastAPI:
                 clock.cancel()
                 await asyncio.gather(clock, return_exceptions=True)
                 await state.cancel_tasks()
+                state.close()
                 if temporary:
                     await asyncio.to_thread(shutil.rmtree, data_dir, True)
 
     app = FastAPI(
         title="Valossa emulator",
         description="A local Valossa Core and Training API with fault injection. "
-        "State is in memory: a restart forgets every job.",
+        "Its state is kept in its data dir: a restart resumes every job.",
         lifespan=lifespan,
     )
     install_error_handlers(app)

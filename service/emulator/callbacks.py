@@ -1,4 +1,8 @@
-"""End-of-job notifications: HTTP POST callbacks (retried once) and recorded emails."""
+"""End-of-job notifications: HTTP POST callbacks (retried once) and recorded emails.
+
+Each record is saved before and after every attempt, so a restarted emulator still sends what
+it owed (see lifecycle.resume).
+"""
 
 from __future__ import annotations
 
@@ -6,54 +10,55 @@ import asyncio
 
 import httpx
 
-from service.emulator.state import (
+from service.emulator.entities import (
     CallbackAttempt,
     CallbackRecord,
     EmailRecord,
-    EmulatorState,
     Job,
     utc_now,
 )
+from service.emulator.state import EmulatorState
 
 
 def notify_end(state: EmulatorState, job: Job) -> None:
     """Record the email and start the callback owed for a job that reached an end state."""
     if job.email_to_group is not None:
         title = job.request.get("media", {}).get("title") or job.job_id
-        state.emails.append(
-            EmailRecord(
-                job_id=job.job_id,
-                to_group=job.email_to_group,
-                status=str(job.status),
-                subject=f"Valossa video analysis {job.status}: {title}",
-                sent_at=utc_now(),
-            )
+        email = EmailRecord(
+            record_id=f"email-{len(state.emails) + 1}",
+            job_id=job.job_id,
+            to_group=job.email_to_group,
+            status=str(job.status),
+            subject=f"Valossa video analysis {job.status}: {title}",
+            sent_at=utc_now(),
         )
+        state.emails.append(email)
+        state.save(email)
     if job.callback_url is not None:
         record = CallbackRecord(
+            record_id=f"callback-{len(state.callbacks) + 1}",
             job_id=job.job_id,
             url=job.callback_url,
             body={"job_id": job.job_id, "status": str(job.status)},
             created_at=utc_now(),
+            dropped=state.callback_rng.random() < state.config.callback_drop_rate,
         )
         state.callbacks.append(record)
-        state.spawn(deliver(state, record))
+        state.save(record)
+        if not record.dropped:
+            state.spawn(deliver(state, record))
 
 
 async def deliver(state: EmulatorState, record: CallbackRecord) -> None:
     """POST the callback; on a non-200 answer or a timeout, try exactly once more."""
     config = state.config
-    if state.callback_rng.random() < config.callback_drop_rate:
-        record.dropped = True
-        return
-    if config.callback_delay_s:
+    if config.callback_delay_s and not record.attempts:
         await asyncio.sleep(config.callback_delay_s)
-    for attempt in range(2):
-        if attempt:
+    while not record.settled:
+        if record.attempts:
             await asyncio.sleep(config.callback_retry_delay_s)
-        if await _post(state.client, record, config.callback_timeout_s):
-            record.delivered = True
-            return
+        record.delivered = await _post(state.client, record, config.callback_timeout_s)
+        state.save(record)
 
 
 async def _post(client: httpx.AsyncClient, record: CallbackRecord, timeout_s: float) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +11,13 @@ import uvicorn
 
 from service.emulator.app import create_emulator_app
 from service.emulator.settings import EmulatorSettings
+
+
+class ListOrderOption(StrEnum):
+    """The choices of --list-order."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
 
 
 def emulator_command(
@@ -60,16 +68,54 @@ def emulator_command(
         int | None,
         typer.Option(help="Upload chunk size in bytes (VALOSSA_EMULATOR_CHUNK_SIZE)."),
     ] = None,
+    max_running_jobs_per_key: Annotated[
+        int | None,
+        typer.Option(
+            help="Jobs analysing at once per key; the rest wait on_hold, 0: no limit "
+            "(VALOSSA_EMULATOR_MAX_RUNNING_JOBS_PER_KEY)."
+        ),
+    ] = None,
+    list_order: Annotated[
+        ListOrderOption | None,
+        typer.Option(help="list_jobs order, newest or oldest (VALOSSA_EMULATOR_LIST_ORDER)."),
+    ] = None,
+    undocumented_fields: Annotated[
+        bool | None,
+        typer.Option(
+            "--undocumented-fields/--no-undocumented-fields",
+            help="Show fields the docs do not in list_jobs and job_status "
+            "(VALOSSA_EMULATOR_UNDOCUMENTED_FIELDS).",
+        ),
+    ] = None,
+    cancel_status: Annotated[
+        str | None,
+        typer.Option(help="Status of a job after cancel_job (VALOSSA_EMULATOR_CANCEL_STATUS)."),
+    ] = None,
+    cancel_final_status: Annotated[
+        str | None,
+        typer.Option(
+            help="Status a canceled job settles in later (VALOSSA_EMULATOR_CANCEL_FINAL_STATUS)."
+        ),
+    ] = None,
+    cancel_refusal_code: Annotated[
+        int | None,
+        typer.Option(
+            help="HTTP status of a refused cancel (VALOSSA_EMULATOR_CANCEL_REFUSAL_CODE)."
+        ),
+    ] = None,
     data_dir: Annotated[
         Path | None,
-        typer.Option(help="Directory for uploads, media and results (default: a temp dir)."),
+        typer.Option(
+            help="Directory of the emulator's state, uploads, media and results; it resumes "
+            "from it after a restart (default: a temp dir, forgotten at exit)."
+        ),
     ] = None,
     s3_root: Annotated[
         Path | None,
         typer.Option(help="Local directory standing in for S3; s3:// is refused without it."),
     ] = None,
 ) -> None:
-    """Run the local Valossa emulator (Core + Training API). State is in memory."""
+    """Run the local Valossa emulator (Core + Training API)."""
     overrides: dict[str, Any] = {
         "speed": speed,
         "callback_drop_rate": callback_drop_rate,
@@ -81,6 +127,12 @@ def emulator_command(
         "job_failure_rate": job_failure_rate,
         "seed": seed,
         "chunk_size": chunk_size,
+        "max_running_jobs_per_key": max_running_jobs_per_key,
+        "list_order": list_order.value if list_order is not None else None,
+        "undocumented_fields": undocumented_fields,
+        "cancel_status": cancel_status,
+        "cancel_final_status": cancel_final_status,
+        "cancel_refusal_code": cancel_refusal_code,
         "data_dir": data_dir,
         "s3_root": s3_root,
     }

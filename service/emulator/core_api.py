@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 
@@ -11,10 +9,9 @@ from service.emulator.deps import StateDep, owner_of
 from service.emulator.errors import BadRequest, NotFound
 from service.emulator.inputs import json_body, query_bool, query_int, validate
 from service.emulator.jobs import cancel_job, create_job, delete_job, find_job
-from service.emulator.lifecycle import poll_hint
+from service.emulator.listing import list_jobs_body, shown_status, status_body
 from service.emulator.metadata import RESULT_MEDIA_TYPES, RESULT_TYPES
 from service.emulator.schemas import JobRef, NewJobRequest
-from service.emulator.state import EmulatorState, Job, iso
 from service.emulator.status import JobStatus
 
 router = APIRouter(prefix="/core/1.0")
@@ -29,17 +26,6 @@ async def new_job(request: Request, state: StateDep) -> JSONResponse:
     echo = {key: value for key, value in body.items() if key != "api_key"}
     job = create_job(state, owner, parsed, echo)
     return JSONResponse({"job_id": job.job_id})
-
-
-def status_body(state: EmulatorState, job: Job) -> dict[str, Any]:
-    """The job_status answer for one job."""
-    return {
-        "job_id": job.job_id,
-        "status": str(job.status),
-        "media_transfer_status": str(job.transfer),
-        "details": job.details,
-        "poll_again_after_seconds": poll_hint(state, job),
-    }
 
 
 @router.get("/job_status")
@@ -69,7 +55,8 @@ async def job_results(
     if type not in RESULT_TYPES:
         raise BadRequest(f"Invalid value for parameter: type (one of {', '.join(RESULT_TYPES)})")
     if job.status is not JobStatus.FINISHED:
-        raise BadRequest(f"Job results are not available: the job status is {job.status}")
+        shown = shown_status(job, state.config, state.clock_s)
+        raise BadRequest(f"Job results are not available: the job status is {shown}")
     path = job.results.get(type)
     if path is None:
         raise NotFound(f"Results of type {type} are not available for this job")
@@ -84,37 +71,14 @@ async def list_jobs(
     show_media_info: str | None = None,
     n_jobs: str | None = None,
 ) -> JSONResponse:
-    """The key's jobs, newest first, optionally with status and media info."""
+    """The key's jobs (n_jobs: 1..10000, default 200), optionally with status and media info."""
     owner = owner_of(state, api_key)
     with_status = query_bool(show_status, "show_status")
     with_media = query_bool(show_media_info, "show_media_info")
     limit = query_int(n_jobs, "n_jobs", default=200, low=1, high=10000)
-    listed: list[dict[str, Any]] = []
-    for job in reversed(state.jobs.values()):
-        if job.owner != owner:
-            continue
-        item: dict[str, Any] = {"job_id": job.job_id}
-        if job.customer_media_id is not None:
-            item["customer_media_id"] = job.customer_media_id
-        if with_status:
-            item["job_status"] = {k: v for k, v in status_body(state, job).items() if k != "job_id"}
-        if with_media:
-            item["media_info"] = _media_info(job)
-            item["created_at"] = iso(job.created_at)
-        listed.append(item)
-        if len(listed) >= limit:
-            break
-    return JSONResponse({"jobs": listed})
-
-
-def _media_info(job: Job) -> dict[str, Any]:
-    media = job.request.get("media", {})
-    return {
-        "title": media.get("title"),
-        "description": media.get("description"),
-        "video": {"url": job.video_url},
-        "language": media.get("language", "en-US"),
-    }
+    return JSONResponse(
+        list_jobs_body(state, owner, with_status=with_status, with_media=with_media, limit=limit)
+    )
 
 
 @router.post("/cancel_job")
@@ -125,7 +89,7 @@ async def cancel(request: Request, state: StateDep) -> JSONResponse:
     ref = validate(JobRef, body)
     job = find_job(state, owner, ref.job_id, ref.customer_media_id)
     cancel_job(state, job)
-    return JSONResponse({"job_status": "canceled"})
+    return JSONResponse({"job_status": shown_status(job, state.config, state.clock_s)})
 
 
 @router.post("/delete_job")

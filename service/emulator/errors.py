@@ -17,9 +17,11 @@ class EmulatorError(Exception):
 
     status_code = 400
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if status_code is not None:
+            self.status_code = status_code
 
 
 class BadRequest(EmulatorError):

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from service.emulator.entities import Upload
 from service.emulator.media import SrtCue, TechnicalInfo, parse_srt, probe_media, sniff_container
-from service.emulator.state import Upload
 
 MAX_VIDEO_BYTES = 7 * 1024**3
 MAX_TRANSCRIPT_BYTES = 5 * 1024**2
@@ -92,7 +92,7 @@ def _read_head(path: Path) -> bytes:
 def _local_source(sources: MediaSources, url: str) -> Path:
     if url.startswith(UPLOAD_SCHEME):
         upload = sources.uploads.get(url.removeprefix(UPLOAD_SCHEME))
-        if upload is None or upload.owner != sources.owner or not upload.finalized:
+        if upload is None or upload.owner != sources.owner or not upload.usable:
             raise IngestError(f"The uploaded file {url} does not exist or was not finalized.")
         return upload.path
     if url.startswith("s3://") and sources.s3_root is not None:

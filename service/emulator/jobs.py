@@ -7,9 +7,12 @@ import shutil
 from typing import Any
 from urllib.parse import urlsplit
 
-from service.emulator.errors import BadRequest, NotFound
+from service.emulator.entities import Job, utc_now
+from service.emulator.errors import BadRequest, EmulatorError, NotFound
+from service.emulator.languages import DEFAULT_LANGUAGE, accepted_languages
+from service.emulator.listing import shown_status
 from service.emulator.schemas import NewJobRequest
-from service.emulator.state import EmulatorState, Job, utc_now
+from service.emulator.state import EmulatorState
 from service.emulator.status import CANCELLABLE, JobStatus
 
 UPLOAD_SCHEME = "valossaupload://"
@@ -18,6 +21,7 @@ UPLOAD_SCHEME = "valossaupload://"
 def create_job(state: EmulatorState, owner: str, body: NewJobRequest, echo: dict[str, Any]) -> Job:
     """Accept a new_job request; media transfer starts later, on the job clock."""
     media = body.media
+    _check_language(state, media.language)
     _check_media_url(state, owner, media.video.url, "media.video.url", uploads=True)
     transcript_url = media.transcript.url if media.transcript else None
     if transcript_url is not None:
@@ -53,6 +57,15 @@ def create_job(state: EmulatorState, owner: str, body: NewJobRequest, echo: dict
     return job
 
 
+def _check_language(state: EmulatorState, language: str | None) -> None:
+    accepted = accepted_languages(state.settings.extra_languages)
+    if (language or DEFAULT_LANGUAGE) not in accepted:
+        raise BadRequest(
+            f"Invalid value for field: media.language (unsupported language {language!r}; "
+            f"supported: {', '.join(accepted)})"
+        )
+
+
 def _check_media_url(
     state: EmulatorState, owner: str, url: str, field: str, *, uploads: bool
 ) -> None:
@@ -71,7 +84,7 @@ def _check_media_url(
         return
     if uploads and url.startswith(UPLOAD_SCHEME):
         upload = state.uploads.get(url.removeprefix(UPLOAD_SCHEME))
-        if upload is None or upload.owner != owner or not upload.finalized:
+        if upload is None or upload.owner != owner or not upload.usable:
             raise BadRequest(f"Invalid value for field: {field} (no finalized upload with this id)")
         return
     allowed = (
@@ -98,20 +111,34 @@ def find_job(state: EmulatorState, owner: str, job_id: object, customer_media_id
 
 
 def cancel_job(state: EmulatorState, job: Job) -> None:
-    """Cancel a job still waiting; 400 once its analysis has begun or it has ended."""
+    """Cancel a job still waiting; refused (cancel_refusal_code) once analysis has begun."""
     if job.status not in CANCELLABLE:
-        raise BadRequest(f"Job cannot be canceled in its current state: {job.status}")
+        shown = shown_status(job, state.config, state.clock_s)
+        raise EmulatorError(
+            f"Job cannot be canceled in its current state: {shown}",
+            status_code=state.config.cancel_refusal_code,
+        )
     if job.task is not None:
         job.task.cancel()
     job.status = JobStatus.CANCELED
+    job.canceled_at_clock = state.clock_s
+    job.ended_at = utc_now()
     job.pinned = False
     state.track(job)
+    state.save(job)
 
 
 async def delete_job(state: EmulatorState, job: Job) -> None:
-    """Forget a job and delete its media and results."""
+    """Forget a job and delete its media and results, the uploaded file it used included."""
     if job.task is not None:
         job.task.cancel()
         await asyncio.gather(job.task, return_exceptions=True)
-    state.remove_job(job)
+    upload = state.uploads.get(job.video_url.removeprefix(UPLOAD_SCHEME))
+    with state.store.batch():
+        state.remove_job(job)
+        if job.video_url.startswith(UPLOAD_SCHEME) and upload is not None:
+            upload.deleted = True
+            state.save(upload)
+    if upload is not None and job.video_url.startswith(UPLOAD_SCHEME):
+        await asyncio.to_thread(upload.path.unlink, True)
     await asyncio.to_thread(shutil.rmtree, job.directory, True)

@@ -3,20 +3,25 @@
 Phase lengths are in emulated seconds; `speed` emulated seconds pass per wall second.
 queued (transfer queued -> downloading -> finished) -> on_hold while the key has its maximum of
 jobs analysing -> preparing_analysis -> processing -> finished | error.
+Every change of a job is saved; the progress inside a phase is saved every CHECKPOINT_S, so a
+restarted emulator resumes each job at most that much behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
-from datetime import UTC, datetime
+from pathlib import Path
 
-from service.emulator.callbacks import notify_end
+from service.emulator.callbacks import deliver, notify_end
+from service.emulator.content import analyse_media
+from service.emulator.entities import Job, utc_now
 from service.emulator.ingest import IngestError, MediaSources, ingest
 from service.emulator.metadata import ResultsInput
 from service.emulator.results import write_results
-from service.emulator.state import EmulatorState, Job
+from service.emulator.state import EmulatorState
 from service.emulator.status import END_STATES, JobStatus, TransferStatus
 
 logger = logging.getLogger(__name__)
@@ -27,18 +32,30 @@ PREPARE_S = 5.0
 PROCESS_BASE_S = 10.0  #: plus one emulated second per second of video
 UNKNOWN_DURATION_S = 60.0
 WAIT_HINT_S = 5.0  #: hint while waiting on something without a known end (download, slot)
+CHECKPOINT_S = 1.0  #: wall seconds between saves of the jobs' progress and the clock
 ANALYSING = frozenset({JobStatus.PREPARING_ANALYSIS, JobStatus.PROCESSING})
 
 
 def tick(state: EmulatorState, wall_s: float) -> None:
-    """Advance every unfinished job by `wall_s` wall seconds."""
+    """Advance the clock and every unfinished job by `wall_s` wall seconds."""
     emulated = wall_s * state.config.speed
+    state.clock_s += emulated
     for job_id in list(state.unfinished):
         job = state.jobs.get(job_id)
         if job is None or job.pinned or job.busy:
             continue
         job.phase_elapsed += emulated
         _step(state, job)
+
+
+def checkpoint(state: EmulatorState) -> None:
+    """Save the progress of the jobs the clock moves, and the clock, in one transaction."""
+    with state.store.batch():
+        for job_id in state.unfinished:
+            job = state.jobs[job_id]
+            if not (job.pinned or job.busy or job.status is JobStatus.ON_HOLD):
+                state.save(job)
+        state.save_meta()
 
 
 def poll_hint(state: EmulatorState, job: Job) -> int | None:
@@ -72,13 +89,14 @@ def _step(state: EmulatorState, job: Job) -> None:
         if job.transfer is TransferStatus.QUEUED and elapsed >= TRANSFER_DELAY_S:
             job.transfer = TransferStatus.DOWNLOADING
             job.busy = True
+            state.save(job)
             job.task = state.spawn(_transfer(state, job))
         elif job.transfer is TransferStatus.FINISHED and elapsed >= QUEUE_S:
             _enter_analysis(state, job)
     elif job.status is JobStatus.ON_HOLD:
         _enter_analysis(state, job)
     elif job.status is JobStatus.PREPARING_ANALYSIS and elapsed >= PREPARE_S:
-        _set_status(job, JobStatus.PROCESSING)
+        _set_status(state, job, JobStatus.PROCESSING)
     elif job.status is JobStatus.PROCESSING and elapsed >= _processing_s(job):
         job.busy = True
         job.task = state.spawn(finish(state, job, may_fail=True))
@@ -94,14 +112,15 @@ def _enter_analysis(state: EmulatorState, job: Job) -> None:
         )
         if running >= limit:
             if job.status is not JobStatus.ON_HOLD:
-                _set_status(job, JobStatus.ON_HOLD)
+                _set_status(state, job, JobStatus.ON_HOLD)
             return
-    _set_status(job, JobStatus.PREPARING_ANALYSIS)
+    _set_status(state, job, JobStatus.PREPARING_ANALYSIS)
 
 
-def _set_status(job: Job, status: JobStatus) -> None:
+def _set_status(state: EmulatorState, job: Job, status: JobStatus) -> None:
     job.status = status
     job.phase_elapsed = 0.0
+    state.save(job)
 
 
 async def _transfer(state: EmulatorState, job: Job) -> None:
@@ -122,6 +141,7 @@ async def _transfer(state: EmulatorState, job: Job) -> None:
     job.technical = media.technical
     job.transcript = media.transcript
     job.transfer = TransferStatus.FINISHED
+    state.save(job)
 
 
 async def finish(state: EmulatorState, job: Job, *, may_fail: bool) -> None:
@@ -131,14 +151,7 @@ async def finish(state: EmulatorState, job: Job, *, may_fail: bool) -> None:
         if may_fail and state.job_rng.random() < state.config.job_failure_rate:
             end_job(state, job, JobStatus.ERROR, "Analysis failed due to an internal error.")
             return
-        inp = ResultsInput(
-            job_id=job.job_id,
-            request=job.request,
-            technical=job.technical,
-            transcript=job.transcript,
-            gallery_faces=state.training.trained_faces(job.owner, job.gallery_id),
-        )
-        job.results = await asyncio.to_thread(write_results, inp, job.directory / "results")
+        job.results = await asyncio.to_thread(_build, _results_input(state, job), job.directory)
     except Exception:
         logger.exception("building results failed")
         end_job(state, job, JobStatus.ERROR, "Internal error while generating the results.")
@@ -148,16 +161,38 @@ async def finish(state: EmulatorState, job: Job, *, may_fail: bool) -> None:
     end_job(state, job, JobStatus.FINISHED, None)
 
 
+def _results_input(state: EmulatorState, job: Job) -> ResultsInput:
+    return ResultsInput(
+        job_id=job.job_id,
+        request=job.request,
+        technical=job.technical,
+        transcript=job.transcript,
+        gallery_faces=state.training.trained_faces(job.owner, job.gallery_id),
+    )
+
+
+def _build(inp: ResultsInput, directory: Path) -> dict[str, Path]:
+    # What can be seen and heard in the media itself; the rest is seeded by its content hash.
+    video = directory / "video"
+    if inp.technical is not None and video.is_file():
+        inp = dataclasses.replace(inp, features=analyse_media(video, inp.technical))
+    return write_results(inp, directory / "results")
+
+
 def end_job(state: EmulatorState, job: Job, status: JobStatus, details: str | None) -> None:
-    """Put a job in an end state and send what is owed (canceled jobs notify nobody)."""
+    """Put a job in an end state, save it, and send what is owed."""
     job.status = status
     job.details = details
-    job.ended_at = datetime.now(UTC)
+    job.ended_at = utc_now()
     job.pinned = False
     job.phase_elapsed = 0.0
+    if status is JobStatus.CANCELED:
+        job.canceled_at_clock = state.clock_s
     state.track(job)
-    if status is not JobStatus.CANCELED:
-        notify_end(state, job)
+    with state.store.batch():
+        state.save(job)
+        if status is not JobStatus.CANCELED:  # a canceled job notifies nobody
+            notify_end(state, job)
 
 
 async def force(
@@ -187,20 +222,36 @@ async def force(
         end_job(state, job, status, details or (default if status is JobStatus.ERROR else None))
     else:
         job.details = details
-        _set_status(job, status)
         job.pinned = pin
+        _set_status(state, job, status)
         state.track(job)
 
 
 _TRANSFERRING = frozenset({TransferStatus.QUEUED, TransferStatus.DOWNLOADING})
 
 
+def resume(state: EmulatorState) -> None:
+    """After a restart: redo interrupted downloads and send the callbacks still owed."""
+    for job_id in state.unfinished:
+        job = state.jobs[job_id]
+        if job.transfer is TransferStatus.DOWNLOADING:
+            job.transfer = TransferStatus.QUEUED
+            job.phase_elapsed = TRANSFER_DELAY_S  # start the download again at the next tick
+            state.save(job)
+    for record in state.callbacks:
+        if not record.settled:
+            state.spawn(deliver(state, record))
+
+
 async def run_clock(state: EmulatorState) -> None:
     """Advance jobs every `tick_s` until cancelled (the app lifespan runs this)."""
     loop = asyncio.get_running_loop()
-    last = loop.time()
+    last = last_checkpoint = loop.time()
     while True:
         await asyncio.sleep(state.settings.tick_s)
         now = loop.time()
         tick(state, now - last)
         last = now
+        if now - last_checkpoint >= CHECKPOINT_S:
+            checkpoint(state)
+            last_checkpoint = now

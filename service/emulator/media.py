@@ -148,8 +148,12 @@ def write_sample_video(
     height: int = 240,
     fps: int = 25,
     audio: bool = True,
+    audio_level: float = 0.3,
+    scene_s: float | None = 2.0,
 ) -> None:
-    """Write a small real MP4 (H.264 video with a moving pattern, optionally an AAC tone)."""
+    """Write a small real MP4: H.264 video of scenes that cut every `scene_s` seconds, each a
+    moving pattern in its own colours; optionally an AAC track of speech-like bursts of a tone
+    with pauses (`audio_level` 0 makes it a silent track)."""
     codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
     n_frames = max(1, round(duration_s * fps))
     with av.open(str(path), mode="w", format="mp4") as container:
@@ -159,36 +163,51 @@ def write_sample_video(
             video.options = {"preset": "ultrafast", "tune": "zerolatency"}
         tone = container.add_stream("aac", rate=44100, layout="mono") if audio else None
         for index in range(n_frames):
-            container.mux(video.encode(_pattern_frame(index, width, height)))
+            scene = int(index / fps / scene_s) if scene_s else 0
+            container.mux(video.encode(_pattern_frame(index, scene, width, height)))
         container.mux(video.encode(None))
         if tone is not None:
-            _write_tone(container, tone, duration_s)
+            _write_tone(container, tone, duration_s, audio_level)
 
 
-def _pattern_frame(index: int, width: int, height: int) -> Any:
+#: Chroma (U, V) of each scene of the sample video, far apart so that every cut is clear.
+_SCENE_CHROMA = ((90, 200), (200, 90), (60, 60), (190, 190), (128, 40), (40, 128))
+#: Speech-like rhythm of the sample's sound: (seconds of tone, seconds of pause), repeated.
+_SPOKEN_S, _PAUSE_S, _LEAD_IN_S = 1.6, 0.6, 0.4
+
+
+def _pattern_frame(index: int, scene: int, width: int, height: int) -> Any:
     frame = av.VideoFrame(width, height, "yuv420p")
     # A diagonal gradient that scrolls one step per frame, so encoders see real motion.
     luma = frame.planes[0]
     period = bytes((x * 4) % 256 for x in range(256))
     wide = period * (math.ceil((luma.line_size + height + 256) / 256) + 1)
-    shift = (index * 3) % 256
+    shift = (index * 3 + scene * 97) % 256
     rows = b"".join(wide[shift + y : shift + y + luma.line_size] for y in range(luma.height))
     luma.update(rows)
-    for plane, value in ((frame.planes[1], 96 + index % 64), (frame.planes[2], 160)):
+    u, v = _SCENE_CHROMA[scene % len(_SCENE_CHROMA)]
+    for plane, value in ((frame.planes[1], u), (frame.planes[2], v)):
         plane.update(bytes([value]) * (plane.line_size * plane.height))
     frame.pts = index
     return frame
 
 
-def _write_tone(container: Any, stream: Any, duration_s: float) -> None:
+def _write_tone(container: Any, stream: Any, duration_s: float, level: float) -> None:
     rate, samples_per_frame = 44100, 1024
     total = round(duration_s * rate)
     omega = 2 * math.pi * 440 / rate
+    cycle = _SPOKEN_S + _PAUSE_S
+
+    def sample(i: int) -> float:
+        t = i / rate - _LEAD_IN_S
+        return level * math.sin(omega * i) if t >= 0 and t % cycle < _SPOKEN_S else 0.0
+
     for start in range(0, total, samples_per_frame):
         count = min(samples_per_frame, total - start)
         frame = av.AudioFrame(format="fltp", layout="mono", samples=count)
-        samples = (0.3 * math.sin(omega * (start + i)) for i in range(count))
-        frame.planes[0].update(struct.pack(f"<{count}f", *samples))
+        frame.planes[0].update(
+            struct.pack(f"<{count}f", *(sample(start + i) for i in range(count)))
+        )
         frame.sample_rate, frame.pts = rate, start
         container.mux(stream.encode(frame))
     container.mux(stream.encode(None))

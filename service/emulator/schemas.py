@@ -37,7 +37,7 @@ class Media(_Body):
     customer_media_info: CustomerMediaInfo | None = None
     title: str | None = None
     description: str | None = None
-    language: str = Field(default="en-US", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    language: str | None = None  #: checked against the accepted languages when the job is made
 
 
 class FaceGalleries(_Body):

@@ -1,6 +1,8 @@
-"""The emulator's in-memory state: jobs, uploads, training data, sent callbacks and stats.
+"""Everything the emulator knows, kept in its data dir so that a restart resumes where it was.
 
-Nothing here survives a restart; files on disk (uploads, media, results) live under the data dir.
+Every change is saved (`save`, `forget`) before the answer that reports it leaves; see
+persistence.py for why one SQLite file. Random streams restart from the seed after a restart,
+except the id stream, which resumes (ids never repeat).
 """
 
 from __future__ import annotations
@@ -11,119 +13,22 @@ import shutil
 import uuid
 from collections import Counter
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from service.emulator.media import SrtCue, TechnicalInfo
-from service.emulator.settings import EmulatorSettings, FaultConfig
-from service.emulator.status import END_STATES, JobStatus, TransferStatus
+from service.emulator.auth import fingerprint
+from service.emulator.codec import Stored, decode, encode, record_key
+from service.emulator.entities import CallbackRecord, EmailRecord, Job, Stats, Upload
+from service.emulator.persistence import STATE_DIRS, Row, StateStore, open_store, set_aside
+from service.emulator.settings import EmulatorSettings, FaultConfig, split_keys
+from service.emulator.status import END_STATES
 from service.emulator.training import TrainingStore
 
 
-def utc_now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """ISO 8601 in UTC with a Z suffix, as list_jobs and the admin endpoints show times."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(eq=False)
-class Job:
-    """One analysis job and where it is in its lifecycle."""
-
-    job_id: str
-    owner: str
-    request: dict[str, Any]  #: the new_job body without api_key, echoed in the metadata
-    created_at: datetime
-    video_url: str
-    transcript_url: str | None
-    customer_media_id: str | None
-    gallery_id: str | None  #: None: the key's default gallery
-    callback_url: str | None
-    email_to_group: str | None
-    directory: Path
-    status: JobStatus = JobStatus.QUEUED
-    transfer: TransferStatus = TransferStatus.QUEUED
-    details: str | None = None
-    phase_elapsed: float = 0.0  #: emulated seconds spent in the current status
-    pinned: bool = False  #: held in its status by the admin API
-    busy: bool = False  #: a download or the results build is running
-    technical: TechnicalInfo | None = None
-    transcript: list[SrtCue] | None = None
-    results: dict[str, Path] = field(default_factory=dict)
-    task: asyncio.Task[None] | None = None
-    ended_at: datetime | None = None  #: when the job reached an end state (benchmarks use it)
-
-
-@dataclass(eq=False)
-class Upload:
-    """A chunked video upload, assembled in place in one preallocated file."""
-
-    upload_id: str
-    owner: str
-    size: int
-    chunk_size: int
-    path: Path
-    received: set[int] = field(default_factory=set)
-    finalized: bool = False
-
-    @property
-    def n_chunks(self) -> int:
-        """How many chunks make up the file."""
-        return -(-self.size // self.chunk_size)
-
-
-@dataclass
-class CallbackAttempt:
-    """One POST to a callback URL and what came of it."""
-
-    at: datetime
-    status_code: int | None
-    error: str | None
-
-
-@dataclass
-class CallbackRecord:
-    """A callback the emulator owed a job: dropped, or attempted once or twice."""
-
-    job_id: str
-    url: str
-    body: dict[str, str]
-    created_at: datetime
-    dropped: bool = False
-    delivered: bool = False
-    attempts: list[CallbackAttempt] = field(default_factory=list)
-
-
-@dataclass
-class EmailRecord:
-    """An email notification that would have been sent."""
-
-    job_id: str
-    to_group: str
-    status: str
-    subject: str
-    sent_at: datetime
-
-
-@dataclass
-class Stats:
-    """Counters tests read to check what a client did."""
-
-    jobs_created: Counter[str] = field(default_factory=Counter)
-    max_unfinished: int = 0
-    max_unfinished_by_key: Counter[str] = field(default_factory=Counter)
-
-
 class EmulatorState:
-    """Everything the emulator knows; owned by the app, touched only from its event loop."""
+    """The emulator's jobs, uploads, training data, notifications, stats and clock."""
 
     def __init__(
         self, settings: EmulatorSettings, data_dir: Path, client: httpx.AsyncClient
@@ -131,34 +36,107 @@ class EmulatorState:
         self.settings = settings
         self.client = client
         self.accepted_keys = settings.accepted_keys()
+        self.keys_without_faces = {
+            fingerprint(key) for key in split_keys(settings.keys_without_faces)
+        }
         self.data_dir = data_dir
         self.tasks: set[asyncio.Task[None]] = set()
+        self.store, rows = open_store(data_dir)
         self._init()
+        try:
+            self._restore(rows)
+        except (KeyError, TypeError, ValueError) as exc:
+            self.store.close()
+            set_aside(data_dir, f"a record does not decode: {type(exc).__name__}: {exc}")
+            self.store = StateStore(data_dir / "state.sqlite3")
+            self._init()
 
     def _init(self) -> None:
         self.config: FaultConfig = self.settings.fault_config()
+        self.ids_issued = 0
         self.reseed()
+        self.clock_s = 0.0  #: emulated seconds the job clock has run, across restarts
         self.jobs: dict[str, Job] = {}
         self.unfinished: dict[str, None] = {}  # an insertion-ordered set
         self.by_customer_id: dict[tuple[str, str], list[str]] = {}
         self.uploads: dict[str, Upload] = {}
-        self.training = TrainingStore(self.new_id)
+        self.training = TrainingStore(self.new_id, self.save, self.forget)
         self.callbacks: list[CallbackRecord] = []
         self.emails: list[EmailRecord] = []
         self.stats = Stats()
-        for sub in ("jobs", "uploads", "images"):
+        for sub in STATE_DIRS:
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+
+    def _restore(self, rows: list[Row]) -> None:
+        for kind, _, data in rows:
+            if kind == "meta":
+                self._restore_meta(data)
+                continue
+            item = decode(kind, data, self.data_dir)
+            if isinstance(item, Job):
+                self._index(item)
+            elif isinstance(item, Upload):
+                self.uploads[item.upload_id] = item
+            elif isinstance(item, CallbackRecord):
+                self.callbacks.append(item)
+            elif isinstance(item, EmailRecord):
+                self.emails.append(item)
+            else:
+                self.training.restore(item)
+
+    def _restore_meta(self, data: dict[str, Any]) -> None:
+        self.clock_s = float(data["clock_s"])
+        self.stats = Stats(
+            Counter(data["jobs_created"]),
+            int(data["max_unfinished"]),
+            Counter(data["max_unfinished_by_key"]),
+        )
+        self.ids_issued = 0
+        self.reseed()
+        for _ in range(int(data["ids_issued"])):
+            self._draw()
+
+    def save(self, item: Stored) -> None:
+        """Write an item's current state."""
+        kind, key = record_key(item)
+        self.store.put(kind, key, encode(item, self.data_dir))
+
+    def forget(self, item: Stored) -> None:
+        """Remove an item from the stored state."""
+        self.store.delete(*record_key(item))
+
+    def save_meta(self) -> None:
+        """Write the clock, the stats and how many ids were issued."""
+        self.store.put(
+            "meta",
+            "state",
+            {
+                "clock_s": self.clock_s,
+                "ids_issued": self.ids_issued,
+                "jobs_created": dict(self.stats.jobs_created),
+                "max_unfinished": self.stats.max_unfinished,
+                "max_unfinished_by_key": dict(self.stats.max_unfinished_by_key),
+            },
+        )
 
     def reseed(self) -> None:
         """Restart the random streams from the configured seed (or from entropy)."""
         seed = self.config.seed
         self._ids = random.Random(seed) if seed is not None else None
+        self.ids_issued = 0
         self.fault_rng = random.Random(seed)
         self.job_rng = random.Random(None if seed is None else seed + 1)
         self.callback_rng = random.Random(None if seed is None else seed + 2)
 
     def new_id(self) -> str:
-        """A UUID4 string; reproducible when a seed is set."""
+        """A UUID4 string; reproducible when a seed is set, never one already in use."""
+        while True:
+            new = self._draw()
+            if new not in self.jobs and new not in self.uploads and not self.training.has(new):
+                return new
+
+    def _draw(self) -> str:
+        self.ids_issued += 1
         if self._ids is None:
             return str(uuid.uuid4())
         return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
@@ -171,14 +149,22 @@ class EmulatorState:
         return task
 
     def add_job(self, job: Job) -> None:
-        """Register a new job and count it in the stats."""
+        """Register and save a new job, and count it in the stats."""
+        with self.store.batch():
+            self._index(job)
+            self.stats.jobs_created[job.owner] += 1
+            self.track(job)
+            self.save(job)
+            self.save_meta()
+
+    def _index(self, job: Job) -> None:
         self.jobs[job.job_id] = job
         if job.customer_media_id is not None:
             self.by_customer_id.setdefault((job.owner, job.customer_media_id), []).append(
                 job.job_id
             )
-        self.stats.jobs_created[job.owner] += 1
-        self.track(job)
+        if job.status not in END_STATES:
+            self.unfinished[job.job_id] = None
 
     def track(self, job: Job) -> None:
         """Keep the unfinished set and its high-water marks in step with the job's status."""
@@ -203,6 +189,7 @@ class EmulatorState:
             ids = self.by_customer_id.get((job.owner, job.customer_media_id), [])
             if job.job_id in ids:
                 ids.remove(job.job_id)
+        self.forget(job)
 
     async def cancel_tasks(self) -> None:
         """Stop all background work (downloads, results builds, callbacks)."""
@@ -212,8 +199,14 @@ class EmulatorState:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def reset(self) -> None:
-        """Forget everything and delete every file, as a restart would."""
+        """Forget everything and delete every file, as a fresh start would."""
         await self.cancel_tasks()
-        for sub in ("jobs", "uploads", "images"):
+        for sub in STATE_DIRS:
             await asyncio.to_thread(shutil.rmtree, self.data_dir / sub, True)
+        self.store.clear()
         self._init()
+
+    def close(self) -> None:
+        """Save the clock and close the store (the app's shutdown)."""
+        self.save_meta()
+        self.store.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from service.emulator.errors import BadRequest, NotFound
 from service.emulator.metadata import GalleryFace
@@ -55,15 +55,42 @@ class FaceImage:
     upload_id: str
 
 
-class TrainingStore:
-    """Galleries, identities and images, each visible only to the key that made it."""
+TrainingItem: TypeAlias = Gallery | FaceIdentity | FaceImage | ImageUpload
+Persist = Callable[[Any], None]
 
-    def __init__(self, new_id: Callable[[], str]) -> None:
+
+class TrainingStore:
+    """Galleries, identities and images, each visible only to the key that made it.
+
+    Every change is passed to `save` (or `forget`) before the method returns.
+    """
+
+    def __init__(self, new_id: Callable[[], str], save: Persist, forget: Persist) -> None:
         self._new_id = new_id
+        self._save = save
+        self._forget = forget
         self.galleries: dict[str, Gallery] = {}
         self.faces: dict[str, FaceIdentity] = {}
         self.images: dict[str, FaceImage] = {}
         self.image_uploads: dict[str, ImageUpload] = {}
+
+    def restore(self, item: TrainingItem) -> None:
+        """Put back an item read from the stored state."""
+        if isinstance(item, Gallery):
+            self.galleries[item.id] = item
+        elif isinstance(item, FaceIdentity):
+            self.faces[item.id] = item
+        elif isinstance(item, FaceImage):
+            self.images[item.id] = item
+        else:
+            self.image_uploads[item.id] = item
+
+    def has(self, item_id: str) -> bool:
+        """True if any gallery, identity, image or uploaded image has this id."""
+        return any(
+            item_id in table
+            for table in (self.galleries, self.faces, self.images, self.image_uploads)
+        )
 
     def default_gallery(self, owner: str, *, create: bool) -> Gallery | None:
         """The key's default gallery; made when `create` and it does not exist yet."""
@@ -74,6 +101,7 @@ class TrainingStore:
             return None
         gallery = Gallery(self._new_id(), owner, None, is_default=True)
         self.galleries[gallery.id] = gallery
+        self._save(gallery)
         return gallery
 
     def gallery(self, owner: str, gallery_id: str) -> Gallery:
@@ -87,6 +115,7 @@ class TrainingStore:
         """Create a named, non-default gallery."""
         gallery = Gallery(self._new_id(), owner, name, is_default=False)
         self.galleries[gallery.id] = gallery
+        self._save(gallery)
         return gallery
 
     def rename_gallery(self, owner: str, gallery_id: str, name: str) -> None:
@@ -95,6 +124,7 @@ class TrainingStore:
         if gallery.is_default:
             raise BadRequest("The default face gallery cannot be modified")
         gallery.name = name
+        self._save(gallery)
 
     def list_galleries(self, owner: str) -> list[Gallery]:
         """The key's galleries in creation order."""
@@ -111,6 +141,7 @@ class TrainingStore:
             gallery = self.gallery(owner, gallery_id)
         face = FaceIdentity(self._new_id(), owner, gallery.id, name, gender)
         self.faces[face.id] = face
+        self._save(face)
         return face
 
     def face(self, owner: str, face_id: str) -> FaceIdentity:
@@ -137,21 +168,26 @@ class TrainingStore:
             face.name = updates["name"]
         if "gender" in updates:
             face.gender = updates["gender"]
+        self._save(face)
 
     def remove_face(self, owner: str, face_id: str) -> None:
         """Remove an identity and its training images."""
         face = self.face(owner, face_id)
         for image_id in face.image_ids:
-            self.images.pop(image_id, None)
+            image = self.images.pop(image_id, None)
+            if image is not None:
+                self._forget(image)
         del self.faces[face.id]
+        self._forget(face)
 
     def add_upload(self, upload: ImageUpload) -> None:
         """Keep an image received by upload_image."""
         self.image_uploads[upload.id] = upload
+        self._save(upload)
 
-    def add_image(self, owner: str, face_id: str, url: str) -> FaceImage:
-        """Add an uploaded image (by its valossaupload:// URL) to an identity."""
-        face = self.face(owner, face_id)
+    def uploaded_image(self, owner: str, face_id: str, url: str) -> ImageUpload:
+        """The uploaded image an add_face_image request names (404/400 when it cannot be used)."""
+        self.face(owner, face_id)
         if not url.startswith(UPLOAD_SCHEME):
             raise BadRequest(
                 "Invalid value for field: image.url (only valossaupload:// URLs from "
@@ -160,9 +196,16 @@ class TrainingStore:
         upload = self.image_uploads.get(url.removeprefix(UPLOAD_SCHEME))
         if upload is None or upload.owner != owner:
             raise BadRequest("Invalid value for field: image.url (no such uploaded image)")
+        return upload
+
+    def add_image(self, owner: str, face_id: str, upload: ImageUpload) -> FaceImage:
+        """Add an uploaded image, checked to show a face, to an identity."""
+        face = self.face(owner, face_id)
         image = FaceImage(self._new_id(), face.id, upload.id)
         self.images[image.id] = image
         face.image_ids.append(image.id)
+        self._save(image)
+        self._save(face)
         return image
 
     def list_images(self, owner: str, face_id: str) -> list[FaceImage]:
@@ -174,8 +217,11 @@ class TrainingStore:
         image = self.images.get(image_id)
         if image is None or self.faces[image.face_id].owner != owner:
             raise NotFound("Face image not found")
-        self.faces[image.face_id].image_ids.remove(image.id)
+        face = self.faces[image.face_id]
+        face.image_ids.remove(image.id)
         del self.images[image.id]
+        self._forget(image)
+        self._save(face)
 
     def trained_faces(self, owner: str, gallery_id: str | None) -> list[GalleryFace]:
         """Identities with at least one training image in the gallery a job uses."""

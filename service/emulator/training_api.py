@@ -7,8 +7,9 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from service.emulator.deps import StateDep, owner_of
+from service.emulator.deps import StateDep, faces_owner
 from service.emulator.errors import BadRequest
+from service.emulator.face_check import face_problem
 from service.emulator.images import read_image_header
 from service.emulator.inputs import form_body, form_file, json_body, query_bool, validate
 from service.emulator.schemas import (
@@ -33,7 +34,7 @@ async def upload_image(request: Request, state: StateDep) -> JSONResponse:
     """Upload one JPG/PNG training image (multipart: api_key, image_data)."""
     form = await form_body(request)
     try:
-        owner = owner_of(state, form.get("api_key"))
+        owner = faces_owner(state, form.get("api_key"))
         image = form_file(form, "image_data")
         data = await image.read(MAX_IMAGE_BYTES + 1)
     finally:
@@ -60,7 +61,7 @@ async def upload_image(request: Request, state: StateDep) -> JSONResponse:
 async def create_face_gallery(request: Request, state: StateDep) -> JSONResponse:
     """Create a named, non-default face gallery."""
     body = await json_body(request)
-    owner = owner_of(state, body.get("api_key"))
+    owner = faces_owner(state, body.get("api_key"))
     parsed = validate(CreateGalleryRequest, body)
     gallery = state.training.create_gallery(owner, parsed.gallery.name)
     return JSONResponse({"gallery_id": gallery.id})
@@ -70,7 +71,7 @@ async def create_face_gallery(request: Request, state: StateDep) -> JSONResponse
 async def update_face_gallery(request: Request, state: StateDep) -> JSONResponse:
     """Rename a custom gallery (the default gallery cannot be modified)."""
     body = await json_body(request)
-    owner = owner_of(state, body.get("api_key"))
+    owner = faces_owner(state, body.get("api_key"))
     parsed = validate(UpdateGalleryRequest, body)
     state.training.rename_gallery(owner, parsed.gallery.id, parsed.gallery.updates.name)
     return JSONResponse({})
@@ -81,7 +82,7 @@ async def list_face_galleries(
     state: StateDep, api_key: str | None = None, show_details: str | None = None
 ) -> JSONResponse:
     """The key's galleries; with show_details=true also name and whether it is the default."""
-    owner = owner_of(state, api_key)
+    owner = faces_owner(state, api_key)
     details = query_bool(show_details, "show_details")
     listed = [
         {"id": g.id, "name": g.name, "is_default": g.is_default} if details else {"id": g.id}
@@ -94,7 +95,7 @@ async def list_face_galleries(
 async def create_face_identity(request: Request, state: StateDep) -> JSONResponse:
     """Create a face identity in the default gallery or the given one."""
     body = await json_body(request)
-    owner = owner_of(state, body.get("api_key"))
+    owner = faces_owner(state, body.get("api_key"))
     parsed = validate(CreateFaceRequest, body)
     name = parsed.face.name if parsed.face else None
     gender = parsed.face.gender if parsed.face else None
@@ -105,11 +106,17 @@ async def create_face_identity(request: Request, state: StateDep) -> JSONRespons
 
 @router.post("/add_face_image")
 async def add_face_image(request: Request, state: StateDep) -> JSONResponse:
-    """Add an image uploaded with upload_image to a face identity."""
+    """Add an image uploaded with upload_image, checked to show a face, to a face identity."""
     body = await json_body(request)
-    owner = owner_of(state, body.get("api_key"))
+    owner = faces_owner(state, body.get("api_key"))
     parsed = validate(AddFaceImageRequest, body)
-    image = state.training.add_image(owner, parsed.face.id, parsed.image.url)
+    upload = state.training.uploaded_image(owner, parsed.face.id, parsed.image.url)
+    problem = await asyncio.to_thread(face_problem, upload.path)
+    if problem is not None:
+        raise BadRequest(
+            f"No face found in the image: {problem}. Exactly one clearly visible face is required"
+        )
+    image = state.training.add_image(owner, parsed.face.id, upload)
     return JSONResponse({"image_id": image.id})
 
 
@@ -121,7 +128,7 @@ async def list_face_identities(
     show_details: str | None = None,
 ) -> JSONResponse:
     """Identities of the default gallery or of gallery_id; details add name and gender."""
-    owner = owner_of(state, api_key)
+    owner = faces_owner(state, api_key)
     details = query_bool(show_details, "show_details")
     listed = [
         {"id": f.id, "name": f.name, "gender": f.gender} if details else {"id": f.id}
@@ -135,7 +142,7 @@ async def list_face_images(
     state: StateDep, api_key: str | None = None, face_id: str | None = None
 ) -> JSONResponse:
     """The training images of one face identity."""
-    owner = owner_of(state, api_key)
+    owner = faces_owner(state, api_key)
     if not face_id:
         raise BadRequest("Missing required field: face_id")
     images = state.training.list_images(owner, face_id)
@@ -146,7 +153,7 @@ async def list_face_images(
 async def update_face_identity(request: Request, state: StateDep) -> JSONResponse:
     """Update name and/or gender: null unsets a field, an omitted field keeps its value."""
     body = await json_body(request)
-    owner = owner_of(state, body.get("api_key"))
+    owner = faces_owner(state, body.get("api_key"))
     parsed = validate(UpdateFaceRequest, body)
     updates = parsed.face.updates
     if not updates.model_fields_set:
@@ -161,7 +168,7 @@ async def update_face_identity(request: Request, state: StateDep) -> JSONRespons
 async def remove_face_image(request: Request, state: StateDep) -> JSONResponse:
     """Remove a training image from its face identity."""
     body = await json_body(request)
-    owner = owner_of(state, body.get("api_key"))
+    owner = faces_owner(state, body.get("api_key"))
     parsed = validate(ImageRefRequest, body)
     state.training.remove_image(owner, parsed.image.id)
     return JSONResponse({})
@@ -171,7 +178,7 @@ async def remove_face_image(request: Request, state: StateDep) -> JSONResponse:
 async def remove_face_identity(request: Request, state: StateDep) -> JSONResponse:
     """Remove a face identity and its images."""
     body = await json_body(request)
-    owner = owner_of(state, body.get("api_key"))
+    owner = faces_owner(state, body.get("api_key"))
     parsed = validate(FaceRefRequest, body)
     state.training.remove_face(owner, parsed.face.id)
     return JSONResponse({})

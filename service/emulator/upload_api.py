@@ -36,7 +36,7 @@ async def send_file_chunk(request: Request, state: StateDep) -> JSONResponse:
         index = form_int(form, "chunk_index")
         data = form_file(form, "file_data")
         size = data.size if data.size is not None else len(await data.read())
-        await store_chunk(upload, index, data.file, size)
+        await store_chunk(state, upload, index, data.file, size)
     finally:
         await form.close()
     return JSONResponse({})
@@ -48,4 +48,4 @@ async def finalize_file_upload(request: Request, state: StateDep) -> JSONRespons
     form = await form_body(request)
     owner = owner_of(state, form.get("api_key"))
     upload = find_upload(state, owner, form_text(form, "upload_id"))
-    return JSONResponse({"uploaded_file_url": finalize_upload(upload)})
+    return JSONResponse({"uploaded_file_url": finalize_upload(state, upload)})

@@ -6,8 +6,9 @@ import asyncio
 import os
 from typing import BinaryIO
 
+from service.emulator.entities import Upload
 from service.emulator.errors import BadRequest, NotFound
-from service.emulator.state import EmulatorState, Upload
+from service.emulator.state import EmulatorState
 
 MAX_UPLOAD_BYTES = 7 * 1024**3  #: the documented 7 GB file limit
 COPY_BYTES = 1024 * 1024
@@ -31,13 +32,14 @@ def initialize_upload(state: EmulatorState, owner: str, file_size: int) -> Uploa
     with upload.path.open("wb") as file:
         file.truncate(file_size)
     state.uploads[upload_id] = upload
+    state.save(upload)
     return upload
 
 
 def find_upload(state: EmulatorState, owner: str, upload_id: str) -> Upload:
     """An upload of this key, or 404."""
     upload = state.uploads.get(upload_id)
-    if upload is None or upload.owner != owner:
+    if upload is None or upload.owner != owner or upload.deleted:
         raise NotFound("Upload not found")
     return upload
 
@@ -52,7 +54,9 @@ def expected_chunk_size(upload: Upload, index: int) -> int:
     return min(upload.chunk_size, upload.size - index * upload.chunk_size)
 
 
-async def store_chunk(upload: Upload, index: int, data: BinaryIO, size: int) -> None:
+async def store_chunk(
+    state: EmulatorState, upload: Upload, index: int, data: BinaryIO, size: int
+) -> None:
     """Write one chunk at its offset; a resent chunk overwrites the earlier one."""
     if upload.finalized:
         raise BadRequest("The upload has already been finalized")
@@ -63,6 +67,7 @@ async def store_chunk(upload: Upload, index: int, data: BinaryIO, size: int) -> 
         )
     await asyncio.to_thread(_copy_at, data, upload, index * upload.chunk_size)
     upload.received.add(index)
+    state.save(upload)
 
 
 def _copy_at(data: BinaryIO, upload: Upload, offset: int) -> None:
@@ -76,11 +81,12 @@ def _copy_at(data: BinaryIO, upload: Upload, offset: int) -> None:
         os.close(fd)
 
 
-def finalize_upload(upload: Upload) -> str:
+def finalize_upload(state: EmulatorState, upload: Upload) -> str:
     """Check that every chunk arrived; the answer is the file's valossaupload:// URL."""
     missing = sorted(set(range(upload.n_chunks)) - upload.received)
     if missing:
         shown = ", ".join(str(i) for i in missing[:10]) + (", ..." if len(missing) > 10 else "")
         raise BadRequest(f"The upload is incomplete: missing chunks {shown}")
     upload.finalized = True
+    state.save(upload)
     return f"valossaupload://{upload.upload_id}"

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from service.emulator.settings import EmulatorSettings
 from service.logs import configure_logging
 from service.migrate import upgrade_to_head_async
 from service.process.embedded_db import EmbeddedPostgres, default_data_dir
@@ -35,11 +36,16 @@ def _persistent_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
+def dev_emulator_settings(root: Path) -> EmulatorSettings:
+    """The emulator of dev mode keeps its state beside the dev database, so that a restarted
+    `make run` finds the Valossa jobs its analyses wait for."""
+    return EmulatorSettings(api_keys=SecretStr(DEV_VALOSSA_KEY), data_dir=root / "emulator")
+
+
 async def run_dev(*, api_port: int, emulator_port: int, data_dir: Path | None) -> None:
     """Start everything, print a ready-to-paste curl, and stop cleanly on Ctrl-C."""
     from service.emulator.app import create_emulator_app
     from service.emulator.media import write_sample_video
-    from service.emulator.settings import EmulatorSettings
     from service.main import create_app
 
     root = data_dir or default_data_dir().parent
@@ -60,7 +66,7 @@ async def run_dev(*, api_port: int, emulator_port: int, data_dir: Path | None) -
         if not sample.exists():
             await asyncio.to_thread(write_sample_video, sample, duration_s=8.0)
 
-        emulator_settings = EmulatorSettings(api_keys=SecretStr(DEV_VALOSSA_KEY))
+        emulator_settings = dev_emulator_settings(root)
         settings = load_settings(
             database_url=database_url,
             valossa_base_url=f"http://127.0.0.1:{emulator_port}",

@@ -6,12 +6,15 @@ any time, and our code must pass them through rather than crash.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-#: Schemes Valossa accepts in `media.video.url` and `media.transcript.url`.
+#: Schemes Valossa accepts in `media.video.url`.
 VIDEO_URL_PATTERN = r"^(https?|s3|valossaupload)://\S+$"
+#: Schemes Valossa accepts in `media.transcript.url`: the transcript is downloaded, never uploaded.
+TRANSCRIPT_URL_PATTERN = r"^(https?|s3)://\S+$"
 
 
 class ValossaModel(BaseModel):
@@ -68,6 +71,14 @@ class NewJobMedia(ValossaModel):
     description: str | None = None
     customer_media_info: CustomerMediaInfo | None = None
     language: str | None = None
+
+    @field_validator("transcript")
+    @classmethod
+    def _downloadable_transcript(cls, value: MediaUrl | None) -> MediaUrl | None:
+        # Valossa downloads a transcript from http(s):// or s3://; uploads are for videos only.
+        if value is not None and not re.match(TRANSCRIPT_URL_PATTERN, value.url):
+            raise ValueError("a transcript URL must be http://, https:// or s3:// (not uploaded)")
+        return value
 
 
 class GalleryRef(ValossaModel):

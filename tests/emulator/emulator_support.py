@@ -28,6 +28,7 @@ class Peer:
     files: Path
     callback_codes: list[int] = field(default_factory=list)  #: answers to give, in order
     callback_sleep_s: float = 0.0  #: delay of the first answer (to provoke a timeout)
+    file_delay_s: float = 0.0  #: wait before serving a file (a download in progress)
     received: list[dict[str, Any]] = field(default_factory=list)
 
     def app(self) -> Starlette:
@@ -35,6 +36,8 @@ class Peer:
 
         async def serve_file(request: Request) -> Response:
             path = self.files / request.path_params["name"]
+            if self.file_delay_s:
+                await asyncio.sleep(self.file_delay_s)
             if not path.is_file():
                 return Response("not here", status_code=404)
             return FileResponse(path)

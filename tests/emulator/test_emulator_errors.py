@@ -6,6 +6,10 @@ import httpx
 import pytest
 from emulator_support import API_KEY, OTHER_KEY, error_message, new_job
 
+from service.emulator.app import create_emulator_app
+from service.emulator.settings import EmulatorSettings
+from service.process.serving import serve_in_background
+
 
 @pytest.mark.parametrize(
     ("method", "path", "kwargs"),
@@ -54,6 +58,25 @@ async def test_unknown_or_missing_key_is_401(
                 "analysis_parameters": {"face_galleries": {"custom_gallery": {"id": "nope"}}},
             },
             "Invalid value for field: analysis_parameters.face_galleries.custom_gallery.id",
+        ),
+        (
+            {
+                "media": {
+                    "video": {"url": "http://x/v.mp4"},
+                    "transcript": {"url": "valossaupload://x"},
+                }
+            },
+            "Invalid value for field: media.transcript.url (the URL must start with http://, "
+            "https://, s3://)",
+        ),
+        (
+            {"media": {"video": {"url": "http://x/v.mp4"}, "language": "xx-XX"}},
+            "Invalid value for field: media.language (unsupported language 'xx-XX'; "
+            "supported: en-US, en-GB, de-DE,",
+        ),
+        (
+            {"media": {"video": {"url": "http://x/v.mp4"}, "language": "en"}},
+            "Invalid value for field: media.language (unsupported language 'en';",
         ),
     ],
 )
@@ -127,3 +150,26 @@ async def test_results_of_unfinished_job_and_unknown_type(
     unknown = await client.get("/core/1.0/job_results", params={**params, "type": "everything"})
     assert unknown.status_code == 400
     assert error_message(unknown).startswith("Invalid value for parameter: type")
+
+
+async def test_languages_of_the_list_are_accepted(client: httpx.AsyncClient) -> None:
+    for language in ("en-US", "fi-FI", "de-DE", "sv-SE", "en-GB"):
+        job_id = await new_job(client, "http://127.0.0.1:9/v.mp4", media={"language": language})
+        assert job_id
+
+
+async def test_extra_languages_are_accepted(settings: EmulatorSettings) -> None:
+    more = settings.model_copy(update={"extra_languages": "et-EE, lv-LV"})
+    async with (
+        serve_in_background(create_emulator_app(more)) as server,
+        httpx.AsyncClient(base_url=server.url) as http,
+    ):
+        for language, code in (("et-EE", 200), ("lv-LV", 200), ("lt-LT", 400)):
+            answer = await http.post(
+                "/core/1.0/new_job",
+                json={
+                    "api_key": API_KEY,
+                    "media": {"video": {"url": "http://x/v.mp4"}, "language": language},
+                },
+            )
+            assert answer.status_code == code, answer.text

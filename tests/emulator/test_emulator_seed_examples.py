@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from emulator_support import API_KEY, new_job, png, wait_for_job
+from emulator_support import API_KEY, new_job, wait_for_job
+
+from tests.support.images import face_png
 
 KEY = {"api_key": API_KEY}
 
@@ -126,7 +128,7 @@ async def test_training_api_examples(client: httpx.AsyncClient) -> None:
     image = await client.post(
         "/training/1.0/upload_image",
         data={"api_key": API_KEY},
-        files={"image_data": ("ricky_1.png", png(640, 480))},
+        files={"image_data": ("ricky_1.png", face_png())},
     )
     assert image.status_code == 200
     image_url = image.json()["uploaded_file_url"]

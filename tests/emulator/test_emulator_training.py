@@ -8,8 +8,13 @@ from typing import Any
 import httpx
 import pytest
 from emulator_support import API_KEY, OTHER_KEY, error_message, new_job, png, wait_for_job
+from pydantic import SecretStr
 
+from service.emulator.app import create_emulator_app
 from service.emulator.images import read_image_header
+from service.emulator.settings import EmulatorSettings
+from service.process.serving import serve_in_background
+from tests.support.images import SKIN, face_png, plain_png, stripes_png
 
 KEY = {"api_key": API_KEY}
 
@@ -165,8 +170,11 @@ async def test_trained_identities_appear_as_similar_to(
             {"gallery": {"id": gallery_id}, "face": {"name": "Jack Jackson", "gender": "male"}},
         )
     ).json()["face_id"]
-    image_url = (await upload(client, jpeg(400, 400))).json()["uploaded_file_url"]
-    await post(client, "add_face_image", {"face": {"id": face_id}, "image": {"url": image_url}})
+    image_url = (await upload(client, face_png(), "jack.png")).json()["uploaded_file_url"]
+    added = await post(
+        client, "add_face_image", {"face": {"id": face_id}, "image": {"url": image_url}}
+    )
+    assert added.status_code == 200, added.text
     job_id = await new_job(
         client,
         f"{peer_url}/files/clip.mp4",
@@ -185,3 +193,75 @@ async def test_trained_identities_appear_as_similar_to(
         and m["gallery_face"] == {"id": face_id, "name": "Jack Jackson"}
         for m in matches
     )
+
+
+async def add_image(client: httpx.AsyncClient, face_id: str, data: bytes) -> httpx.Response:
+    """Upload an image and add it to a face identity."""
+    url = (await upload(client, data, "image.png")).json()["uploaded_file_url"]
+    return await post(client, "add_face_image", {"face": {"id": face_id}, "image": {"url": url}})
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (plain_png((255, 255, 255)), "the image is blank or of one uniform colour"),
+        (plain_png(SKIN), "the image is blank or of one uniform colour"),
+        (stripes_png(), "no skin-toned region was found"),
+        (face_png(features=False), "the skin-toned region has no facial features (eyes, mouth)"),
+        (png(64, 64), "the image could not be decoded"),
+    ],
+    ids=["white", "one skin colour", "no skin", "no eyes or mouth", "header only"],
+)
+async def test_add_face_image_refuses_images_without_a_face(
+    client: httpx.AsyncClient, data: bytes, reason: str
+) -> None:
+    face_id = (await post(client, "create_face_identity", {})).json()["face_id"]
+    answer = await add_image(client, face_id, data)
+    assert answer.status_code == 400
+    assert error_message(answer) == (
+        f"No face found in the image: {reason}. Exactly one clearly visible face is required"
+    )
+    images = await client.get("/training/1.0/list_face_images", params={**KEY, "face_id": face_id})
+    assert images.json() == {"face_images": []}
+
+
+async def test_add_face_image_accepts_faces_of_any_skin_tone(client: httpx.AsyncClient) -> None:
+    face_id = (await post(client, "create_face_identity", {})).json()["face_id"]
+    for skin in (SKIN, (120, 80, 60), (250, 215, 190)):
+        answer = await add_image(client, face_id, face_png(skin=skin))
+        assert answer.status_code == 200, answer.text
+    images = await client.get("/training/1.0/list_face_images", params={**KEY, "face_id": face_id})
+    assert len(images.json()["face_images"]) == 3
+
+
+async def test_keys_without_faces_are_refused_by_the_training_api(
+    settings: EmulatorSettings, peer_url: str
+) -> None:
+    no_faces = settings.model_copy(update={"keys_without_faces": SecretStr("plain-key")})
+    async with (
+        serve_in_background(create_emulator_app(no_faces)) as server,
+        httpx.AsyncClient(base_url=server.url) as http,
+    ):
+        plain = {"api_key": "plain-key"}
+        for answer in (
+            await http.get("/training/1.0/list_face_galleries", params=plain),
+            await http.post("/training/1.0/create_face_identity", json={**plain, "face": {}}),
+            await http.post(
+                "/training/1.0/upload_image",
+                data=plain,
+                files={"image_data": ("f.png", face_png())},
+            ),
+        ):
+            assert answer.status_code == 401
+            assert error_message(answer) == (
+                "This API key is not bound to a faces-enabled Valossa subscription; "
+                "the Training API works only with such keys"
+            )
+        # The Core API still works with that key, and faces-enabled keys still train.
+        job = await http.post(
+            "/core/1.0/new_job",
+            json={**plain, "media": {"video": {"url": f"{peer_url}/files/clip.mp4"}}},
+        )
+        assert job.status_code == 200
+        trained = await http.get("/training/1.0/list_face_galleries", params=KEY)
+        assert trained.status_code == 200

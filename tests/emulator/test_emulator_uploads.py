@@ -148,3 +148,31 @@ async def test_unfinalized_upload_cannot_be_used(client: httpx.AsyncClient) -> N
     )
     assert answer.status_code == 400
     assert "no finalized upload" in error_message(answer)
+
+
+async def test_deleting_its_job_makes_the_uploaded_file_unusable(
+    client: httpx.AsyncClient, media_dir: Path, settings: EmulatorSettings
+) -> None:
+    video = (media_dir / "clip.mp4").read_bytes()
+    upload_id = (await initialize(client, len(video))).json()["upload_id"]
+    for index in range(0, -(-len(video) // CHUNK)):
+        await send(client, upload_id, index, video[index * CHUNK : (index + 1) * CHUNK])
+    url = (await finalize(client, upload_id)).json()["uploaded_file_url"]
+    body = {"api_key": API_KEY, "media": {"video": {"url": url}}}
+    job_id = (await client.post("/core/1.0/new_job", json=body)).json()["job_id"]
+    await wait_for_job(client, job_id, {"finished"})
+    deleted = await client.post("/core/1.0/delete_job", json={"api_key": API_KEY, "job_id": job_id})
+    assert deleted.json() == {}
+    again = await client.post("/core/1.0/new_job", json=body)
+    assert again.status_code == 400
+    assert error_message(again) == (
+        "Invalid value for field: media.video.url (no finalized upload with this id)"
+    )
+    for answer in (
+        await send(client, upload_id, 0, video[:CHUNK]),
+        await finalize(client, upload_id),
+    ):
+        assert answer.status_code == 404
+        assert error_message(answer) == "Upload not found"
+    assert settings.data_dir is not None
+    assert not (settings.data_dir / "uploads" / upload_id).exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -14,10 +13,8 @@ from service.emulator.metadata.core import build_core
 from service.emulator.metadata.invariants import check_core_metadata
 
 
-def test_real_example_passes_quickly(real_full: dict[str, Any]) -> None:
-    started = time.perf_counter()
+def test_real_example_passes(real_full: dict[str, Any]) -> None:
     assert check_core_metadata(real_full) == []
-    assert time.perf_counter() - started < 2.0
 
 
 def test_real_subset_passes(real_subset: dict[str, Any]) -> None:
@@ -43,8 +40,7 @@ def test_generated_core_documents_pass(inp: ResultsInput) -> None:
     assert check_core_metadata(doc) == []
 
 
-def test_two_hour_document_passes_and_is_quick() -> None:
-    started = time.perf_counter()
+def test_two_hour_document_passes() -> None:
+    # How fast it is built is measured in bench/metadata_size.py, not asserted here.
     doc = build_core(results_input(6816.389)).doc
-    assert time.perf_counter() - started < 3.0  # ~0.5 s alone; slack for busy CI cores
     assert check_core_metadata(json.loads(json.dumps(doc))) == []

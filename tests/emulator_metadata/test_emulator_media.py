@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -23,10 +22,8 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_sample_video_is_written_fast(tmp_path: Path) -> None:
-    started = time.perf_counter()
+def test_sample_video_is_written(tmp_path: Path) -> None:
     write_sample_video(tmp_path / "five.mp4")
-    assert time.perf_counter() - started < 1.0
     assert (tmp_path / "five.mp4").stat().st_size > 10_000
 
 

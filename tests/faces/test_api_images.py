@@ -10,7 +10,7 @@ from sqlalchemy import select
 from service.db import SessionMaker
 from service.faces.models import FaceImage
 from tests.support.emulator import EmulatorHandle
-from tests.support.images import jpeg, png
+from tests.support.images import face_jpeg, face_png, jpeg, png
 
 
 async def _face(api: httpx.AsyncClient) -> str:
@@ -31,10 +31,10 @@ async def test_add_list_and_remove_images(
     face_id = await _face(api)
 
     first = await api.post(
-        f"/v1/faces/{face_id}/images", files={"image": ("fay-1.png", png(64, 48), "image/png")}
+        f"/v1/faces/{face_id}/images", files={"image": ("fay-1.png", face_png(64, 48), "image/png")}
     )
-    big_jpeg = ("fay-2.jpg", jpeg(4096, 4096), "image/jpeg")
-    second = await api.post(f"/v1/faces/{face_id}/images", files={"image": big_jpeg})
+    a_jpeg = ("fay-2.jpg", face_jpeg(), "image/jpeg")
+    second = await api.post(f"/v1/faces/{face_id}/images", files={"image": a_jpeg})
 
     assert first.status_code == 201, first.text
     assert second.status_code == 201, second.text
@@ -128,7 +128,7 @@ async def test_valossa_down_during_an_upload_records_nothing(
     await emulator.configure(error_rate=1.0)
 
     response = await api.post(
-        f"/v1/faces/{face_id}/images", files={"image": ("a.png", png(32, 32), "image/png")}
+        f"/v1/faces/{face_id}/images", files={"image": ("a.png", face_png(), "image/png")}
     )
 
     assert response.status_code == 503, response.text
@@ -142,7 +142,7 @@ async def test_an_image_removed_at_valossa_is_removed_here_too(
 ) -> None:
     face_id = await _face(api)
     image = await api.post(
-        f"/v1/faces/{face_id}/images", files={"image": ("a.png", png(32, 32), "image/png")}
+        f"/v1/faces/{face_id}/images", files={"image": ("a.png", face_png(), "image/png")}
     )
     await emulator.valossa.remove_face_image(image_id=image.json()["id"])
 

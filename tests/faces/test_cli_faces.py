@@ -11,7 +11,7 @@ import httpx
 from service.remote import ExitCode
 from tests.faces.conftest import run_cli
 from tests.support.emulator import EmulatorHandle
-from tests.support.images import jpeg, png
+from tests.support.images import face_jpeg, face_png, png
 
 
 def _cli(url: str, *args: str, token: str = "test-token") -> subprocess.CompletedProcess[str]:
@@ -43,9 +43,9 @@ async def test_add_image_uploads_each_file_and_reports_each_refusal(
     gallery = (await api.post("/v1/face-galleries", json={"name": "G"})).json()
     face = (await api.post(f"/v1/face-galleries/{gallery['id']}/faces", json={"name": "Bo"})).json()
     good_png = tmp_path / "bo-1.png"
-    good_png.write_bytes(png(40, 40))
+    good_png.write_bytes(face_png())
     good_jpg = tmp_path / "bo-2.jpg"
-    good_jpg.write_bytes(jpeg(800, 600))
+    good_jpg.write_bytes(face_jpeg())
     too_big = tmp_path / "bo-3.png"
     too_big.write_bytes(png(5000, 10))
     missing = tmp_path / "nowhere.jpg"

@@ -15,7 +15,7 @@ from service.faces.models import Face, FaceGallery, FaceImage
 from service.faces.sync import sync_faces
 from tests.faces.conftest import run_cli
 from tests.support.emulator import EMULATOR_KEY, EmulatorHandle
-from tests.support.images import png
+from tests.support.images import face_png
 
 Snapshot = dict[str, tuple[str | None, bool, dict[str, tuple[str | None, str | None, list[str]]]]]
 
@@ -65,7 +65,7 @@ def _sync(database_url: str, emulator_url: str, *args: str) -> subprocess.Comple
 
 async def _image(api: httpx.AsyncClient, face_id: str) -> str:
     response = await api.post(
-        f"/v1/faces/{face_id}/images", files={"image": ("f.png", png(16, 16), "image/png")}
+        f"/v1/faces/{face_id}/images", files={"image": ("f.png", face_png(), "image/png")}
     )
     image_id: str = response.json()["id"]
     return image_id

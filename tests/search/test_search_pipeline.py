@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.emulator_support import png
 from tests.pipeline.conftest import Stack
 from tests.support.api import wait_for_status
 from tests.support.emulator import EmulatorHandle
+from tests.support.images import face_png
 from tests.support.waiting import eventually
 
 NAME = "Emilia Example"
@@ -32,7 +32,7 @@ async def train_face(stack: Stack) -> tuple[str, str]:
     face_id = face.json()["id"]
     image = await stack.api.post(
         f"/v1/faces/{face_id}/images",
-        files={"image": ("emilia.png", png(256, 256), "image/png")},
+        files={"image": ("emilia.png", face_png(), "image/png")},
     )
     assert image.status_code == 201, image.text
     return gallery_id, face_id

@@ -15,7 +15,7 @@ from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
 from tests.support.emulator import EmulatorHandle
 from tests.support.factories import insert_analysis, insert_event, insert_finished_analysis
-from tests.support.images import png
+from tests.support.images import face_png
 from tests.ui.conftest import ARTIFACTS, status_of
 
 
@@ -164,7 +164,7 @@ async def test_face_galleries_faces_and_images(
     tmp_path: Path,
 ) -> None:
     image = tmp_path / "ada-front.png"
-    image.write_bytes(png(320, 240))
+    image.write_bytes(face_png(320, 240))
     page = await _signed_in(browser, served_ui, "/ui/face-galleries")
 
     await page.fill("#gallery-name", "Season 2 cast")

@@ -33,7 +33,7 @@ from service.valossa import (
     ValossaNotFound,
     upload_file,
 )
-from tests.support.images import png
+from tests.support.images import face_png
 
 CHUNK_SIZE = 8 * 1024
 
@@ -199,7 +199,7 @@ async def test_training_api_round_trip(emulator: Emulator, valossa: ValossaClien
     face = await valossa.create_face_identity(
         gallery_id=gallery.gallery_id, name="Ricky Rickson", gender=Gender.MALE
     )
-    uploaded = await valossa.upload_image(image=png(64, 64), filename="ricky.png")
+    uploaded = await valossa.upload_image(image=face_png(), filename="ricky.png")
     image = await valossa.add_face_image(face_id=face.face_id, image_url=uploaded.uploaded_file_url)
     images = await valossa.list_face_images(face_id=face.face_id)
     assert [i.id for i in images.face_images] == [image.image_id]

@@ -10,6 +10,7 @@ from valossa_support import OPENAPI_DIR, SPEC_FILES, load_spec
 
 from service.valossa import ResultType
 from service.valossa.client import ValossaClient
+from service.valossa.models import TRANSCRIPT_URL_PATTERN
 
 CORE = {
     "new_job": ("post", "application/json"),
@@ -84,6 +85,9 @@ def test_documented_constraints_are_in_the_core_spec() -> None:
     assert schema("core", "MediaUrl")["properties"]["url"]["pattern"].startswith(
         "^(https?|s3|valossaupload)://"
     )
+    transcript = schema("core", "NewJobMedia")["properties"]["transcript"]
+    assert transcript["$ref"] == "#/components/schemas/TranscriptUrl"
+    assert schema("core", "TranscriptUrl")["properties"]["url"]["pattern"] == TRANSCRIPT_URL_PATTERN
     n_jobs = next(
         p
         for p in load_spec("core")["paths"]["/list_jobs"]["get"]["parameters"]

@@ -156,6 +156,16 @@ def test_video_url_schemes_are_checked() -> None:
         MediaUrl(url="ftp://a/b.mp4")
 
 
+def test_a_transcript_cannot_be_an_upload() -> None:
+    for url in ("http://a/t.srt", "https://a/t.srt", "s3://bucket/t.srt"):
+        NewJobMedia(video=MediaUrl(url="valossaupload://u"), transcript=MediaUrl(url=url))
+    with pytest.raises(ValueError, match="a transcript URL must be http://, https:// or s3://"):
+        NewJobMedia(
+            video=MediaUrl(url="valossaupload://u"),
+            transcript=MediaUrl(url="valossaupload://t"),
+        )
+
+
 async def test_reprs_hide_the_key() -> None:
     async with httpx.AsyncClient() as http:
         client = ValossaClient(http, api_key=API_KEY, base_url=BASE_URL)

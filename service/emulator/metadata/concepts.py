@@ -11,6 +11,7 @@ from service.emulator.metadata.vocabulary import (
     AUDIO_CONCEPTS,
     IAB_TOPICS,
     LOGOS,
+    SILENCE,
     VISUAL_CONCEPTS,
     Concept,
 )
@@ -42,7 +43,7 @@ def whole_second_occs(
     return occs
 
 
-def _pick(concepts: Sequence[Concept], n: int, rng: random.Random) -> list[Concept]:
+def pick(concepts: Sequence[Concept], n: int, rng: random.Random) -> list[Concept]:
     # Keep the common concepts near the top while letting each job reorder them a little.
     ranked = sorted(range(len(concepts)), key=lambda i: i + rng.uniform(0, 12))
     return [concepts[i] for i in ranked[:n]]
@@ -75,15 +76,16 @@ def add_visual_context(builder: CoreBuilder) -> None:
     """Objects, scenes and actions; more distinct concepts in longer videos."""
     minutes = builder.duration_s / 60
     n = min(len(VISUAL_CONCEPTS), round(12 + 4 * minutes))
-    concepts = _pick(VISUAL_CONCEPTS, n, builder.rng)
+    concepts = pick(VISUAL_CONCEPTS, n, builder.rng)
     _add_concepts(builder, "visual.context", concepts, _VISUAL_DENSITY)
 
 
 def add_audio_context(builder: CoreBuilder) -> None:
-    """Sounds and music heard in the audio track."""
+    """Sounds and music of an audio track that was not analysed (no silence: it is unknown)."""
     minutes = builder.duration_s / 60
-    n = min(len(AUDIO_CONCEPTS), round(4 + 2 * minutes))
-    concepts = _pick(AUDIO_CONCEPTS, n, builder.rng)
+    heard = [c for c in AUDIO_CONCEPTS if c.label != SILENCE]
+    n = min(len(heard), round(4 + 2 * minutes))
+    concepts = pick(heard, n, builder.rng)
     _add_concepts(builder, "audio.context", concepts, _AUDIO_DENSITY)
 
 
@@ -93,7 +95,7 @@ def add_logos(builder: CoreBuilder) -> None:
     _add_concepts(
         builder,
         "visual.object.localized",
-        _pick(LOGOS, n, builder.rng),
+        pick(LOGOS, n, builder.rng),
         _LOGO_DENSITY,
         with_gkg=False,
     )

@@ -5,26 +5,30 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from service.emulator.content import Span
+from service.emulator.languages import DEFAULT_LANGUAGE
 from service.emulator.media import TechnicalInfo
+from service.emulator.metadata.colours import add_colours
 from service.emulator.metadata.concepts import (
     add_audio_context,
     add_logos,
     add_topics,
     add_visual_context,
 )
-from service.emulator.metadata.document import CoreBuilder, make_shots
+from service.emulator.metadata.document import CoreBuilder, Shots, make_shots, shots_from_cuts
 from service.emulator.metadata.faces import add_face_groups, add_faces
 from service.emulator.metadata.inputs import ResultsInput
 from service.emulator.metadata.keywords import add_external_keywords, add_transcript_keywords
-from service.emulator.metadata.speech import add_speech, make_sentences
+from service.emulator.metadata.sound import add_heard_audio_context
+from service.emulator.metadata.speech import add_speech, make_sentences, seeded_speech_spans
 
 METADATA_FORMAT = "1.8.1"
 BACKEND_VERSION = "3.1.1"
-DEFAULT_LANGUAGE = "en-US"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,8 +42,15 @@ class CoreResult:
 
 
 def job_seed(job_id: str) -> int:
-    """A stable seed for everything generated about one job."""
+    """A stable seed for a job whose media was not analysed."""
     return int.from_bytes(hashlib.sha256(job_id.encode()).digest()[:8], "big")
+
+
+def results_seed(inp: ResultsInput) -> int:
+    """The seed of everything not read from the media: its content hash, else the job id."""
+    if inp.features is not None:
+        return int(inp.features.sha256[:16], 16)
+    return job_seed(inp.job_id)
 
 
 def typical_technical(duration_s: float) -> TechnicalInfo:
@@ -69,29 +80,46 @@ def effective_technical(inp: ResultsInput, rng: random.Random) -> TechnicalInfo:
 
 def build_core(inp: ResultsInput) -> CoreResult:
     """Generate the core document of a job, the same every time for the same input."""
-    seed = job_seed(inp.job_id)
+    seed = results_seed(inp)
     rng = random.Random(seed)
     technical = effective_technical(inp, rng)
     # by_second's length is ceil() of the duration as written, so generate from that value.
     duration = max(round(technical.duration_s, 6), 0.04)
     technical = dataclasses.replace(technical, duration_s=duration)
-    speech_analysed = inp.transcript is None and technical.has_audio
-    builder = CoreBuilder(duration, make_shots(duration, technical.fps or 25.0, rng), rng)
+    features = inp.features
+    media = _mapping(inp.request.get("media"))
+    language = str(media.get("language") or DEFAULT_LANGUAGE)
+    fps = technical.fps or 25.0
+    shots: Shots = (
+        shots_from_cuts(duration, fps, features.cuts)
+        if features
+        else make_shots(duration, fps, rng)
+    )
+    builder = CoreBuilder(duration, shots, rng)
 
     face_ids = add_faces(builder, inp.gallery_faces)
     add_face_groups(builder, face_ids)
     if inp.transcript is not None:
         add_transcript_keywords(builder, inp.transcript)
-    if speech_analysed:
-        add_speech(builder, make_sentences(rng, duration))
+    speech_analysed = False
+    speech = _within(features.speech, duration) if features else ()
+    silence = _within(features.silence, duration) if features else ()
+    if inp.transcript is None and technical.has_audio:
+        spans = speech if features else seeded_speech_spans(rng, duration)
+        sentences = make_sentences(rng, spans, language)
+        add_speech(builder, sentences, language)
+        speech_analysed = bool(sentences)
     add_visual_context(builder)
-    if technical.has_audio:
+    if features is not None:
+        add_colours(builder, features.colours[: math.ceil(duration)])
+        if features.audio_track:
+            add_heard_audio_context(builder, speech, silence)
+    elif technical.has_audio:
         add_audio_context(builder)
     add_logos(builder)
     add_topics(builder, "topic.iab.visual")
     if inp.transcript:
         add_topics(builder, "topic.iab.transcript")
-    media = _mapping(inp.request.get("media"))
     add_external_keywords(builder, (media.get("title"), media.get("description")))
 
     doc = {
@@ -128,11 +156,17 @@ def request_echo(request: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _media_info(technical: TechnicalInfo, media: Mapping[str, Any]) -> dict[str, Any]:
-    info: dict[str, Any] = {"technical": technical.as_metadata()}
-    from_customer = {k: media[k] for k in ("title", "description") if media.get(k) is not None}
-    if from_customer:
-        info["from_customer"] = from_customer
-    return info
+    # from_customer is always there, its fields null when not given: Valossa's own reference
+    # parser reads media_info.from_customer.title unconditionally.
+    return {
+        "technical": technical.as_metadata(),
+        "from_customer": {"title": media.get("title"), "description": media.get("description")},
+    }
+
+
+def _within(spans: Sequence[Span], duration: float) -> tuple[Span, ...]:
+    # An audio track may run a little past the probed duration; nothing is placed after it.
+    return tuple((start, min(end, duration)) for start, end in spans if start < duration)
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

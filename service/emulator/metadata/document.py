@@ -51,19 +51,33 @@ class Shots:
 
 def make_shots(duration_s: float, fps: float, rng: random.Random) -> Shots:
     """Cut the video into contiguous shots of realistic lengths (about 6 s on average)."""
-    frame = 1 / fps
     n_frames_total = max(1, round(duration_s * fps))
-    items: list[dict[str, Any]] = []
+    starts = []
     fs = 0
     while fs < n_frames_total:
+        starts.append(fs)
         length_s = min(max(rng.lognormvariate(1.3, 0.9), 0.4), 60.0)
-        fe = min(fs + max(1, round(length_s / frame)), n_frames_total) - 1
-        if n_frames_total - fe - 1 < fps / 2:  # a sliver at the end joins the last shot
-            fe = n_frames_total - 1
+        fs += max(1, round(length_s * fps))
+        if n_frames_total - fs < fps / 2:  # a sliver at the end joins the last shot
+            break
+    return _shots(starts, n_frames_total, fps)
+
+
+def shots_from_cuts(duration_s: float, fps: float, cuts: Sequence[float]) -> Shots:
+    """Shots between the cuts (seconds) found in the video itself."""
+    n_frames_total = max(1, round(duration_s * fps))
+    starts = sorted({0, *(round(cut * fps) for cut in cuts)} & set(range(n_frames_total)))
+    return _shots(starts, n_frames_total, fps)
+
+
+def _shots(starts: Sequence[int], n_frames_total: int, fps: float) -> Shots:
+    frame = 1 / fps
+    items: list[dict[str, Any]] = []
+    for fs, nxt in zip(starts, [*starts[1:], n_frames_total], strict=True):
+        fe = nxt - 1
         ss = round(fs * frame, 3) if items else 0.0
         se = round((fe + 1) * frame, 3)
         items.append({"ss": ss, "se": se, "fs": fs, "fe": fe, "sdur": round(se - ss, 3)})
-        fs = fe + 1
     return Shots(items)
 
 
@@ -75,6 +89,7 @@ class CoreBuilder:
         self.shots = shots
         self.rng = rng
         self.detections: dict[str, dict[str, Any]] = {}
+        self.second_attributes: dict[str, list[dict[str, Any]]] = {}  #: by_second "a", per second
         self._prominence: dict[str, float] = {}
         self._next_occ = 1
 
@@ -133,6 +148,9 @@ class CoreBuilder:
                 if c_max is not None:
                     # The per-second confidence peaks at the occurrence's c_max.
                     entry["c"] = c_max if i in peaks else round(self.rng.uniform(0.5, c_max), 3)
+                attributes = self.second_attributes.get(det_id, [])
+                if i < len(attributes) and attributes[i]:
+                    entry["a"] = attributes[i]
                 seconds[i].append(entry)
         return seconds
 

@@ -51,13 +51,14 @@ def _within(ss: float, se: float, builder: CoreBuilder) -> Occ:
 
 
 def _similar_to(face: GalleryFace, c: float) -> dict[str, object]:
+    # "name" is always a string, "" for a nameless identity: Valossa's reference parser reads
+    # similar_to[0]["name"] in most of its commands and matches names as strings.
     match: dict[str, object] = {
         "c": c,
+        "name": face.name or "",
         "gallery": {"id": face.gallery_id},
         "gallery_face": {"id": face.face_id, "name": face.name},
     }
-    if face.name is not None:
-        match["name"] = face.name
     attributes: dict[str, object] = {"similar_to": [match]}
     if face.gender is not None:
         attributes["gender"] = {"value": face.gender, "c": c}

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from service.emulator.content import MediaFeatures
 from service.emulator.media import SrtCue, TechnicalInfo
 
 
@@ -28,3 +29,4 @@ class ResultsInput:
     technical: TechnicalInfo | None
     transcript: Sequence[SrtCue] | None
     gallery_faces: Sequence[GalleryFace] = ()
+    features: MediaFeatures | None = None  #: what the media itself showed; None: not analysed

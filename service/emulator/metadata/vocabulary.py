@@ -193,7 +193,11 @@ scream|
 knock|
 clock ticking|time
 typing|computers_video_games
+silence|
 """)
+#: audio.context concepts placed only where the media has speech, and the one for silence.
+SPEECH_SOUNDS = frozenset({"speech", "male speech", "female speech"})
+SILENCE = "silence"
 
 #: Logos for visual.object.localized (fictional brands).
 LOGOS = _concepts("""
