@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
@@ -30,6 +31,36 @@ DEFAULT_RESULT_TYPES: tuple[ResultType, ...] = (
 )
 
 
+#: Characters a Postgres text value cannot hold: NUL, and UTF-16 surrogates (no UTF-8 form).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: str) -> str:
+    """`value`, if Postgres can store it; else a ValueError that says why."""
+    found = _UNSTORABLE.search(value)
+    if found is not None:
+        what = "NUL" if found.group() == "\x00" else "unpaired surrogate"
+        raise ValueError(f"must not contain {what} characters (U+{ord(found.group()):04X})")
+    return value
+
+
+def media_id(value: str) -> str:
+    """`value`, if it can be a customer_media_id (stored, and addressed in a URL path)."""
+    storable(value)
+    if value.isspace():
+        raise ValueError("must not be only whitespace")
+    if value in (".", ".."):
+        raise ValueError(
+            "must not be '.' or '..': HTTP clients remove such path segments, so "
+            "/v1/media/{customer_media_id} could never reach it"
+        )
+    return value
+
+
+#: Free text the CMS sends: anything Postgres can store.
+Text = Annotated[str, AfterValidator(storable)]
+
+
 def _url_of(*schemes: str) -> AfterValidator:
     """A check that a URL uses one of `schemes` and names a host (bucket, upload id)."""
     allowed = ", ".join(f"{scheme}://" for scheme in schemes)
@@ -45,11 +76,11 @@ def _url_of(*schemes: str) -> AfterValidator:
     return AfterValidator(check)
 
 
-_Url = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+_Url = Annotated[Text, StringConstraints(min_length=1, max_length=4096)]
 VideoUrl = Annotated[_Url, _url_of("http", "https", "s3", "valossaupload")]
 TranscriptUrl = Annotated[_Url, _url_of("http", "https", "s3")]
 SourceUrl = Annotated[_Url, _url_of("http", "https")]
-MediaId = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+MediaId = Annotated[str, StringConstraints(min_length=1, max_length=1024), AfterValidator(media_id)]
 
 
 class AnalysisCreate(BaseModel):
@@ -68,13 +99,13 @@ class AnalysisCreate(BaseModel):
         description="An http(s) link that this service downloads and uploads to Valossa in "
         "chunks (for files Valossa cannot reach). Must resolve to a public address.",
     )
-    title: Annotated[str, StringConstraints(max_length=1024)] | None = None
-    description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    title: Annotated[Text, StringConstraints(max_length=1024)] | None = None
+    description: Annotated[Text, StringConstraints(max_length=10_000)] | None = None
     transcript_url: TranscriptUrl | None = Field(
         default=None, description="An SRT transcript (http(s):// or s3://); disables speech."
     )
-    language: Annotated[str, StringConstraints(min_length=2, max_length=32)] = "en-US"
-    face_gallery_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    language: Annotated[Text, StringConstraints(min_length=2, max_length=32)] = "en-US"
+    face_gallery_id: Annotated[Text, StringConstraints(min_length=1, max_length=64)] | None = None
     result_types: list[ResultType] = Field(
         default_factory=lambda: list(DEFAULT_RESULT_TYPES),
         min_length=1,

@@ -9,7 +9,14 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from service.analyses.flows import analyses as flows
 from service.analyses.flows import cancel as flows_cancel
-from service.analyses.schemas import AnalysisCreate, AnalysisPage, AnalysisView, EventList
+from service.analyses.schemas import (
+    AnalysisCreate,
+    AnalysisPage,
+    AnalysisView,
+    EventList,
+    MediaId,
+    Text,
+)
 from service.analyses.states import AnalysisStatus
 from service.api.auth import require_cms_token
 from service.api.deps import ResourcesDep, SessionDep
@@ -18,8 +25,8 @@ router = APIRouter(
     prefix="/v1/analyses", tags=["analyses"], dependencies=[Depends(require_cms_token)]
 )
 
+# Every route also documents the errors of the edge (service/api/openapi.py).
 _PROBLEMS: dict[int | str, dict[str, str]] = {
-    401: {"description": "Missing or invalid bearer token"},
     422: {"description": "Invalid request (problem details list each error)"},
 }
 
@@ -39,7 +46,7 @@ async def create_analysis(
     resources: ResourcesDep,
     response: Response,
     idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
+        Text | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
     ] = None,
 ) -> AnalysisView:
     """Store the request and answer at once with `202 Accepted`; a worker submits it to
@@ -60,10 +67,14 @@ async def create_analysis(
     return created.view
 
 
-@router.get("", summary="List analyses, newest first", responses={400: {}, **_PROBLEMS})
+@router.get(
+    "",
+    summary="List analyses, newest first",
+    responses={400: {"description": "Invalid cursor"}, **_PROBLEMS},
+)
 async def list_analyses(
     session: SessionDep,
-    customer_media_id: Annotated[str | None, Query(min_length=1, max_length=1024)] = None,
+    customer_media_id: Annotated[MediaId | None, Query()] = None,
     status: Annotated[AnalysisStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,

@@ -1,15 +1,31 @@
-"""Run ASGI apps with uvicorn inside an existing event loop (dev mode and live-server tests)."""
+"""Run ASGI apps with uvicorn: `serve`, dev mode, the worker's probes and live-server tests.
+
+uvicorn drops an idle kept-alive connection, but not one that never finishes its headers (or
+never sends any): `header_deadline_protocol` adds that deadline, so slow or silent clients
+cannot hold connections for minutes.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+#: Defaults of the servers that have no settings of their own (dev mode's helpers, probes).
+HEADER_TIMEOUT_S = 10.0
+KEEPALIVE_TIMEOUT_S = 5
+
+
+class PortUnavailable(Exception):
+    """The port cannot be listened on (in use, or not allowed); the message names it."""
 
 
 @dataclass(frozen=True)
@@ -21,7 +37,80 @@ class LiveServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+class _HeaderDeadline(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose request headers are not all in
+    `header_timeout_s` after it opened (or after the request's first byte, once kept alive)."""
+
+    header_timeout_s: ClassVar[float] = HEADER_TIMEOUT_S
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._header_timer is None:
+            self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.logger.debug("closing a connection without complete request headers in time")
+            self.transport.close()
+
+
+def header_deadline_protocol(header_timeout_s: float) -> type[HttpToolsProtocol]:
+    """uvicorn's HTTP protocol class with a deadline on request headers."""
+    return type("HeaderDeadline", (_HeaderDeadline,), {"header_timeout_s": header_timeout_s})
+
+
+def server_config(
+    app: ASGIApp,
+    *,
+    header_timeout_s: float = HEADER_TIMEOUT_S,
+    keepalive_timeout_s: int = KEEPALIVE_TIMEOUT_S,
+    forwarded_allow_ips: str = "127.0.0.1",
+    log_level: str | None = None,
+    access_log: bool = True,
+    lifespan: str = "on",
+    graceful_shutdown_s: int = 20,
+) -> uvicorn.Config:
+    """uvicorn's configuration for one of our servers; logging is the process's own."""
+    return uvicorn.Config(
+        app,
+        http=header_deadline_protocol(header_timeout_s),
+        timeout_keep_alive=keepalive_timeout_s,
+        # X-Forwarded-For/-Proto are believed only from these peers (a proxy in front).
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+        server_header=False,
+        log_level=log_level,
+        access_log=access_log,
+        log_config=None,
+        lifespan=lifespan,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=graceful_shutdown_s,
+    )
 
 
 class _BackgroundServer(uvicorn.Server):
@@ -33,15 +122,31 @@ class _BackgroundServer(uvicorn.Server):
 
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    """Bind a listening TCP socket; port 0 lets the kernel pick a free port."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Without it, small answers on kept-alive connections wait ~40 ms for delayed ACKs.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    """Bind a listening TCP socket; port 0 lets the kernel pick a free port.
+
+    Raises PortUnavailable with a one-line reason naming the address.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Without it, small answers on kept-alive connections wait ~40 ms for delayed ACKs.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortUnavailable(f"port {port} on {host} is already in use") from None
+        reason = exc.strerror or type(exc).__name__
+        raise PortUnavailable(f"cannot listen on {host} port {port}: {reason}") from None
     sock.setblocking(False)
     return sock
+
+
+def serve_forever(config: uvicorn.Config, sock: socket.socket) -> None:
+    """Serve on a socket bound beforehand until SIGTERM/SIGINT (uvicorn handles the signals)."""
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @contextlib.asynccontextmanager
@@ -53,17 +158,16 @@ async def serve_in_background(
     sock: socket.socket | None = None,
     log_level: str = "warning",
     lifespan: str = "on",
+    config: uvicorn.Config | None = None,
 ) -> AsyncIterator[LiveServer]:
-    """Serve `app` on a loopback port for the duration of the context; shuts down gracefully."""
+    """Serve `app` for the duration of the context; shuts down gracefully.
+
+    `config` replaces the default one (which has no access log) when given.
+    """
     sock = sock or bind_socket(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
-    config = uvicorn.Config(
-        app,
-        log_level=log_level,
-        lifespan=lifespan,  # type: ignore[arg-type]
-        access_log=False,
-        log_config=None,  # the process's own logging set-up applies
-        timeout_graceful_shutdown=5,
+    config = config or server_config(
+        app, log_level=log_level, lifespan=lifespan, access_log=False, graceful_shutdown_s=5
     )
     server = _BackgroundServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 
+from psycopg.errors import LockNotAvailable
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,18 +26,24 @@ CALLBACK_ACTOR = "callback"
 _lifecycle = Lifecycle(actor=CALLBACK_ACTOR, notify_cms=False)
 
 
-async def receive_callback(
-    session: AsyncSession, tokens: CallbackTokens, token: str, body: bytes
-) -> None:
-    """Make the token's analysis due now (if it waits on Valossa) and wake the workers."""
+def analysis_of(tokens: CallbackTokens, token: str) -> uuid.UUID:
+    """The analysis a callback token was issued for, or a 404 problem (checked before the body
+    is read: an unauthenticated caller must not make us read anything)."""
     analysis_id = tokens.verify(token)
     if analysis_id is None:
         raise NotFound("unknown callback")
+    return analysis_id
+
+
+async def receive_callback(session: AsyncSession, analysis_id: uuid.UUID, body: bytes) -> None:
+    """Make the analysis due now (if it waits on Valossa) and wake the workers."""
     hint = status_hint(body)
     try:
         async with session.begin_nested():
             analysis = await queries.make_due_if_submitted(session, analysis_id)
-    except OperationalError:
+    except OperationalError as exc:
+        if not isinstance(exc.orig, LockNotAvailable):
+            raise  # the database itself failed: a 503, and Valossa's retry comes back later
         # A worker holds the row (it is storing results, say): it is being looked at already.
         log.info("callback for analysis %s: row busy, waking the workers only", analysis_id)
         await notify_due(session)
@@ -54,7 +62,7 @@ def status_hint(body: bytes) -> str:
     """The `status` a callback body claims, printable and short; "unknown" if there is none."""
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         return "unknown"
     status = document.get("status") if isinstance(document, dict) else None
     if not isinstance(status, str) or not status:
