@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +138,25 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
     return problem(422, "Unprocessable Content", f"invalid request: {summary}", errors=errors)
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else "request failed"
-    return problem(exc.status_code, reason_phrase(exc.status_code), detail, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route that matched the path only.
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return problem(exc.status_code, reason_phrase(exc.status_code), detail, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers at the request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match is not Match.NONE and route_methods:
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 def is_database_unavailable(exc: BaseException) -> bool:

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from service.analyses.inputs import MediaId, SourceUrl, Text, TranscriptUrl, VideoUrl
 from service.analyses.models import Analysis, AnalysisEvent, StoredResult
 from service.analyses.states import TERMINAL, AnalysisStatus
 from service.valossa import ResultType
@@ -31,62 +23,25 @@ DEFAULT_RESULT_TYPES: tuple[ResultType, ...] = (
 )
 
 
-#: Characters a Postgres text value cannot hold: NUL, and UTF-16 surrogates (no UTF-8 form).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def storable(value: str) -> str:
-    """`value`, if Postgres can store it; else a ValueError that says why."""
-    found = _UNSTORABLE.search(value)
-    if found is not None:
-        what = "NUL" if found.group() == "\x00" else "unpaired surrogate"
-        raise ValueError(f"must not contain {what} characters (U+{ord(found.group()):04X})")
-    return value
-
-
-def media_id(value: str) -> str:
-    """`value`, if it can be a customer_media_id (stored, and addressed in a URL path)."""
-    storable(value)
-    if value.isspace():
-        raise ValueError("must not be only whitespace")
-    if value in (".", ".."):
-        raise ValueError(
-            "must not be '.' or '..': HTTP clients remove such path segments, so "
-            "/v1/media/{customer_media_id} could never reach it"
-        )
-    return value
-
-
-#: Free text the CMS sends: anything Postgres can store.
-Text = Annotated[str, AfterValidator(storable)]
-
-
-def _url_of(*schemes: str) -> AfterValidator:
-    """A check that a URL uses one of `schemes` and names a host (bucket, upload id)."""
-    allowed = ", ".join(f"{scheme}://" for scheme in schemes)
-
-    def check(value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in schemes or not parts.netloc:
-            raise ValueError(f"must be a URL starting with {allowed}")
-        if any(ch.isspace() for ch in value):
-            raise ValueError("must not contain whitespace")
-        return value
-
-    return AfterValidator(check)
-
-
-_Url = Annotated[Text, StringConstraints(min_length=1, max_length=4096)]
-VideoUrl = Annotated[_Url, _url_of("http", "https", "s3", "valossaupload")]
-TranscriptUrl = Annotated[_Url, _url_of("http", "https", "s3")]
-SourceUrl = Annotated[_Url, _url_of("http", "https")]
-MediaId = Annotated[str, StringConstraints(min_length=1, max_length=1024), AfterValidator(media_id)]
-
-
 class AnalysisCreate(BaseModel):
     """Body of POST /v1/analyses: what to analyse and which results to keep."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # What _one_source_and_unique_types checks, said in the schema too.
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["video_url"],
+                    "properties": {"video_url": {"type": "string"}, "source_url": {"type": "null"}},
+                },
+                {
+                    "required": ["source_url"],
+                    "properties": {"source_url": {"type": "string"}, "video_url": {"type": "null"}},
+                },
+            ]
+        },
+    )
 
     customer_media_id: MediaId = Field(description="Your CMS's id of the media (1-1024 chars).")
     video_url: VideoUrl | None = Field(
@@ -111,6 +66,7 @@ class AnalysisCreate(BaseModel):
         min_length=1,
         description="Which Valossa result types to fetch and store; types Valossa does not "
         "produce for the media are recorded as absent.",
+        json_schema_extra={"uniqueItems": True},
     )
 
     @model_validator(mode="after")

@@ -18,7 +18,7 @@ from fastapi import Path
 from pydantic import AfterValidator
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.analyses.schemas import media_id
+from service.analyses.inputs import MEDIA_ID_EXCLUDED, MEDIA_ID_PATTERN, media_id
 
 MEDIA_PREFIX = "/v1/media/"
 MAX_MEDIA_ID_CHARS = 1024
@@ -66,7 +66,12 @@ MediaIdPath = Annotated[
     Path(
         description="The media's customer_media_id as ONE percent-encoded path segment "
         "(`/` as `%2F`, `%` as `%25`, `?` as `%3F`, `#` as `%23`).",
-        json_schema_extra={"maxLength": MAX_MEDIA_ID_CHARS},
+        json_schema_extra={
+            "minLength": 1,
+            "maxLength": MAX_MEDIA_ID_CHARS,
+            "pattern": MEDIA_ID_PATTERN,
+            "not": {"enum": list(MEDIA_ID_EXCLUDED)},
+        },
     ),
     AfterValidator(decode_media_id),
 ]
