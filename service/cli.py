@@ -55,6 +55,7 @@ def serve(
     config = server_config(
         create_app(settings),
         header_timeout_s=settings.http_header_timeout_s,
+        max_header_bytes=settings.http_max_header_bytes,
         keepalive_timeout_s=settings.http_keepalive_timeout_s,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )

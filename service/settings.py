@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     callback_max_body_bytes: int = Field(default=16 * 1024, ge=1024)
     #: A connection must send a request's headers within this time (slow clients are dropped).
     http_header_timeout_s: float = Field(default=10.0, gt=0)
+    #: Most bytes of a request line and headers (URLs with long percent-encoded ids fit).
+    http_max_header_bytes: int = Field(default=64 * 1024, ge=8 * 1024)
     #: A request's whole body must arrive within this time once its headers are in.
     http_body_timeout_s: float = Field(default=30.0, gt=0)
     #: An idle kept-alive connection is closed after this time.

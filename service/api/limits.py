@@ -69,6 +69,7 @@ class RequestBodyGuard:
             await _answer(BodyTooLarge(limit), scope, receive, send)
             return
         body = _CountedBody(receive, limit=limit, timeout_s=self.timeout_s)
+        body.complete = not _announces_body(scope)
         started = False
 
         async def guarded_send(message: Message) -> None:
@@ -118,6 +119,15 @@ class _CountedBody:
         else:
             self.complete = True
         return message
+
+
+def _announces_body(scope: Scope) -> bool:
+    """True if the request has a body (HTTP/1.1: a Transfer-Encoding, or a Content-Length
+    other than 0)."""
+    for name, value in scope.get("headers") or []:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
 
 
 def _declares_more_than(scope: Scope, limit: int) -> bool:

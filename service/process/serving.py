@@ -1,8 +1,9 @@
 """Run ASGI apps with uvicorn: `serve`, dev mode, the worker's probes and live-server tests.
 
-uvicorn drops an idle kept-alive connection, but not one that never finishes its headers (or
-never sends any): `header_deadline_protocol` adds that deadline, so slow or silent clients
-cannot hold connections for minutes.
+uvicorn (with httptools) drops an idle kept-alive connection, but bounds neither the time nor
+the size of a request's headers: a client that never finishes them holds the connection, and
+one that keeps sending header lines grows the process without limit. `guarded_protocol` adds
+both bounds, so that no client can hold connections for minutes or memory for nothing.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import json
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import ClassVar
 
 import uvicorn
@@ -21,6 +24,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 #: Defaults of the servers that have no settings of their own (dev mode's helpers, probes).
 HEADER_TIMEOUT_S = 10.0
+MAX_HEADER_BYTES = 64 * 1024
 KEEPALIVE_TIMEOUT_S = 5
 
 
@@ -41,16 +45,37 @@ class LiveServer:
         return f"http://{host}:{self.port}"
 
 
-class _HeaderDeadline(HttpToolsProtocol):
-    """uvicorn's HTTP/1.1 protocol, closing a connection whose request headers are not all in
-    `header_timeout_s` after it opened (or after the request's first byte, once kept alive)."""
+class _GuardedHttp(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose request line and headers are
+    not all in after `header_timeout_s` (from the connection, or from the request's first byte
+    once kept alive), or that go past `max_header_bytes` (answered 431)."""
 
     header_timeout_s: ClassVar[float] = HEADER_TIMEOUT_S
+    max_header_bytes: ClassVar[int] = MAX_HEADER_BYTES
     _header_timer: asyncio.TimerHandle | None = None
+    _awaiting_headers = True
+    _header_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._awaiting_headers:
+            super().data_received(data)
+            return
+        # Only the bytes up to the end of the headers count: parse what may still be headers,
+        # and the rest only if the headers ended within it.
+        room = self.max_header_bytes - self._header_bytes
+        head, rest = data[:room], data[room:]
+        self._header_bytes += len(head)
+        super().data_received(head)
+        if not rest or self.transport.is_closing():
+            return
+        if self._awaiting_headers and self._header_bytes >= self.max_header_bytes:
+            self._refuse_headers()
+            return
+        self.data_received(rest)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -59,7 +84,12 @@ class _HeaderDeadline(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        self._awaiting_headers = False
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._awaiting_headers, self._header_bytes = True, 0
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -79,16 +109,46 @@ class _HeaderDeadline(HttpToolsProtocol):
             self.logger.debug("closing a connection without complete request headers in time")
             self.transport.close()
 
+    def _refuse_headers(self) -> None:
+        self._disarm()
+        self.logger.warning(
+            "refused a request whose headers exceed %d bytes", self.max_header_bytes
+        )
+        self._answer_and_close(431, "the request line and headers exceed the limit")
 
-def header_deadline_protocol(header_timeout_s: float) -> type[HttpToolsProtocol]:
-    """uvicorn's HTTP protocol class with a deadline on request headers."""
-    return type("HeaderDeadline", (_HeaderDeadline,), {"header_timeout_s": header_timeout_s})
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn's own answer to a request it cannot parse is text/plain; ours are problems.
+        self._answer_and_close(400, "malformed HTTP request")
+
+    def _answer_and_close(self, status: int, detail: str) -> None:
+        if self.transport.is_closing():
+            return
+        phrase = HTTPStatus(status).phrase
+        body = json.dumps(
+            {"type": "about:blank", "title": phrase, "status": status, "detail": detail}
+        ).encode()
+        head = (
+            f"HTTP/1.1 {status} {phrase}\r\ncontent-type: application/problem+json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode() + body)
+        self.transport.close()
+
+
+def guarded_protocol(header_timeout_s: float, max_header_bytes: int) -> type[HttpToolsProtocol]:
+    """uvicorn's HTTP protocol class with a deadline and a size limit on request headers."""
+    return type(
+        "GuardedHttp",
+        (_GuardedHttp,),
+        {"header_timeout_s": header_timeout_s, "max_header_bytes": max_header_bytes},
+    )
 
 
 def server_config(
     app: ASGIApp,
     *,
     header_timeout_s: float = HEADER_TIMEOUT_S,
+    max_header_bytes: int = MAX_HEADER_BYTES,
     keepalive_timeout_s: int = KEEPALIVE_TIMEOUT_S,
     forwarded_allow_ips: str = "127.0.0.1",
     log_level: str | None = None,
@@ -99,7 +159,7 @@ def server_config(
     """uvicorn's configuration for one of our servers; logging is the process's own."""
     return uvicorn.Config(
         app,
-        http=header_deadline_protocol(header_timeout_s),
+        http=guarded_protocol(header_timeout_s, max_header_bytes),
         timeout_keep_alive=keepalive_timeout_s,
         # X-Forwarded-For/-Proto are believed only from these peers (a proxy in front).
         proxy_headers=True,
