@@ -54,9 +54,8 @@ class CuttableProxy:
         """`database_url` rewritten to go through this proxy."""
         parsed = make_url(database_url)
         query = {k: v for k, v in parsed.query.items() if k != "host"}
-        return (
-            parsed.set(host="127.0.0.1", port=self.port, query=query)
-            .render_as_string(hide_password=False)
+        return parsed.set(host="127.0.0.1", port=self.port, query=query).render_as_string(
+            hide_password=False
         )
 
 
