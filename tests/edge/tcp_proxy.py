@@ -18,7 +18,7 @@ class CuttableProxy:
     upstream_port: int
     port: int = 0
     refusing: bool = False
-    _pipes: set[asyncio.Task[None]] = field(default_factory=set)
+    _handlers: set[asyncio.Task[object]] = field(default_factory=set)
     _writers: set[asyncio.StreamWriter] = field(default_factory=set)
 
     async def _open_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -28,6 +28,10 @@ class CuttableProxy:
         return await asyncio.open_connection(self.upstream_host, self.upstream_port)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
         if self.refusing:
             writer.close()
             return
@@ -81,4 +85,5 @@ async def cuttable_proxy(database_url: str) -> AsyncIterator[CuttableProxy]:
     finally:
         proxy.cut()
         server.close()
+        await asyncio.gather(*proxy._handlers, return_exceptions=True)
         await server.wait_closed()
