@@ -28,21 +28,43 @@ MEDIA_ID_PATTERN = rf"^[^\x00]*[^\x00{_BLANK}][^\x00]*$"
 MEDIA_ID_EXCLUDED = (".", "..")
 
 _URL_CHARS = r"[!-~]*"  # printable ASCII: anything else must be percent-encoded
-_AUTHORITY = r"[A-Za-z0-9._~!$&'()*+,;=:%@-]+"
-_HOST = r"[A-Za-z0-9._~!$&'()*+,;=%-]+"
+_USERINFO = r"[A-Za-z0-9._~!$&'()*+,;=:%-]*@"
+_NAME = r"[A-Za-z0-9._~!$&'()*+,;=%-]+"  # a registered name or IPv4 address (RFC 3986)
+_H16 = "[0-9A-Fa-f]{1,4}"
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV4 = rf"(?:{_OCTET}\.){{3}}{_OCTET}"
+_LS32 = rf"(?:{_H16}:{_H16}|{_IPV4})"
+#: RFC 3986's IPv6address, as Python's ipaddress (and urlsplit) accept it.
+_IPV6 = (
+    "(?:"
+    + "|".join(
+        [
+            rf"(?:{_H16}:){{6}}{_LS32}",
+            rf"::(?:{_H16}:){{5}}{_LS32}",
+            rf"(?:{_H16})?::(?:{_H16}:){{4}}{_LS32}",
+            rf"(?:(?:{_H16}:){{0,1}}{_H16})?::(?:{_H16}:){{3}}{_LS32}",
+            rf"(?:(?:{_H16}:){{0,2}}{_H16})?::(?:{_H16}:){{2}}{_LS32}",
+            rf"(?:(?:{_H16}:){{0,3}}{_H16})?::{_H16}:{_LS32}",
+            rf"(?:(?:{_H16}:){{0,4}}{_H16})?::{_LS32}",
+            rf"(?:(?:{_H16}:){{0,5}}{_H16})?::{_H16}",
+            rf"(?:(?:{_H16}:){{0,6}}{_H16})?::",
+        ]
+    )
+    + ")"
+)
+_HOST = rf"(?:{_NAME}|\[{_IPV6}\])"
 _PORT = r"(?:[0-9]{0,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 
 
-def _url_pattern(schemes: tuple[str, ...], authority: str = _AUTHORITY) -> str:
-    return rf"^(?:{'|'.join(schemes)})://{authority}(?:[/?#]{_URL_CHARS})?$"
+def _url_pattern(*schemes: str) -> str:
+    return (
+        rf"^(?:{'|'.join(schemes)})://(?:{_USERINFO})?{_HOST}(?::{_PORT})?(?:[/?#]{_URL_CHARS})?$"
+    )
 
 
-VIDEO_URL_PATTERN = _url_pattern(("https?", "s3", "valossaupload"))
-TRANSCRIPT_URL_PATTERN = _url_pattern(("https?", "s3"))
-# We fetch it ourselves: the host and port must be ones we can connect to.
-SOURCE_URL_PATTERN = _url_pattern(
-    ("https?",), rf"(?:[A-Za-z0-9._~!$&'()*+,;=:%-]*@)?{_HOST}(?::{_PORT})?"
-)
+VIDEO_URL_PATTERN = _url_pattern("https?", "s3", "valossaupload")
+TRANSCRIPT_URL_PATTERN = _url_pattern("https?", "s3")
+SOURCE_URL_PATTERN = _url_pattern("https?")
 
 
 def storable(value: str) -> str:
