@@ -160,6 +160,7 @@ def server_config(
     return uvicorn.Config(
         app,
         http=guarded_protocol(header_timeout_s, max_header_bytes),
+        ws="none",  # no route speaks WebSocket: nothing to parse upgrades for
         timeout_keep_alive=keepalive_timeout_s,
         # X-Forwarded-For/-Proto are believed only from these peers (a proxy in front).
         proxy_headers=True,

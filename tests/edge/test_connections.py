@@ -95,3 +95,20 @@ def test_forwarded_headers_count_only_from_forwarded_allow_ips(
     ) as untrusting:
         _forged_request(untrusting, "/healthz")
         assert _client_logged_for(untrusting, "/healthz").startswith("127.0.0.1")
+
+
+def test_websocket_upgrades_are_not_spoken(live: LiveService) -> None:
+    with live.connect() as sock:
+        sock.sendall(
+            request_head(
+                "GET",
+                "/healthz",
+                "Connection: Upgrade",
+                "Upgrade: websocket",
+                "Sec-WebSocket-Version: 13",
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            )
+        )
+        response = read_response(sock)
+    assert response.status == 200  # answered as plain HTTP, never switched
+    assert "upgrade" not in response.headers
