@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-import uvicorn
 from rich.console import Console
 
 from service.logs import configure_logging
+from service.process.serving import PortUnavailable, bind_socket, serve_forever, server_config
 from service.process.startup import DatabaseUnreachable, check_database
 from service.settings import Settings, SettingsError, load_settings
 
@@ -38,7 +38,7 @@ def _production_settings(*required: str) -> Settings:
         settings = load_settings()
         settings.require("database_url", *required)
         asyncio.run(check_database(settings))
-    except (SettingsError, DatabaseUnreachable, ValueError) as exc:
+    except (SettingsError, DatabaseUnreachable) as exc:
         raise _fail(str(exc)) from None
     return settings
 
@@ -50,17 +50,21 @@ def serve(
 ) -> None:
     """Run the HTTP API (CMS API, Valossa callbacks, health)."""
     settings = _production_settings("valossa_api_key", "callback_signing_secret")
+    try:
+        sock = bind_socket(host, port)
+    except PortUnavailable as exc:
+        raise _fail(str(exc)) from None
     configure_logging(settings)
     from service.main import create_app
 
-    uvicorn.run(
+    config = server_config(
         create_app(settings),
-        host=host,
-        port=port,
-        proxy_headers=True,
-        timeout_graceful_shutdown=20,
-        log_config=None,
+        header_timeout_s=settings.http_header_timeout_s,
+        max_header_bytes=settings.http_max_header_bytes,
+        keepalive_timeout_s=settings.http_keepalive_timeout_s,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+    serve_forever(config, sock)
 
 
 @app.command()
@@ -68,13 +72,24 @@ def worker(
     health_port: Annotated[
         int, typer.Option(help="Port of the worker's /healthz and /readyz (0 disables them).")
     ] = 8081,
+    health_host: Annotated[
+        str, typer.Option(help="Interface of the health port (0.0.0.0 in a container).")
+    ] = "127.0.0.1",
 ) -> None:
     """Run the scheduler that submits, reconciles and finishes analyses."""
     settings = _production_settings("valossa_api_key", "callback_signing_secret")
+    if health_port:
+        try:
+            bind_socket(health_host, health_port).close()  # fail now, in one line, if taken
+        except PortUnavailable as exc:
+            raise _fail(str(exc)) from None
     configure_logging(settings)
     from service.worker import run_worker
 
-    asyncio.run(run_worker(settings, health_port=health_port))
+    try:
+        asyncio.run(run_worker(settings, health_port=health_port, health_host=health_host))
+    except PortUnavailable as exc:  # taken in the meantime
+        raise _fail(str(exc)) from None
 
 
 @app.command()
@@ -137,7 +152,10 @@ def dev(
     """Everything at once: embedded Postgres, the emulator, the API and the worker."""
     from service.process.devmode import run_dev
 
-    asyncio.run(run_dev(api_port=port, emulator_port=emulator_port, data_dir=data_dir))
+    try:
+        asyncio.run(run_dev(api_port=port, emulator_port=emulator_port, data_dir=data_dir))
+    except PortUnavailable as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command()

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -41,14 +42,30 @@ class TimestampMixin:
 SessionMaker = async_sessionmaker[AsyncSession]
 
 
-def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine over psycopg 3 with connection health checks."""
+#: How the service's connections are named in pg_stat_activity.
+APPLICATION_NAME = "valossa-ingest"
+
+
+def make_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
+    """An async engine over psycopg 3.
+
+    A connection that dies (a Postgres restart) fails the one statement that meets it; the
+    error invalidates it and every connection pooled before it, so the next checkout opens
+    fresh ones: the pool recovers by itself, with or without `pre_ping`. SQL parameters
+    stay out of errors and logged tracebacks (they hold customer data and presigned URLs).
+    """
+    url = make_url(database_url)
     return create_async_engine(
-        database_url,
+        url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
+        hide_parameters=True,
+        # A name given in DATABASE_URL (?application_name=...) wins.
+        connect_args={}
+        if "application_name" in url.query
+        else {"application_name": APPLICATION_NAME},
     )
 
 

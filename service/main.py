@@ -8,8 +8,11 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from service.api import analyses, callbacks, faces, health, media, media_views, metrics, search, ui
+from service.api.auth import CmsAuthentication
 from service.api.faces import IMAGE_UPLOAD_MAX_BODY
-from service.api.limits import CALLBACK_MAX_BODY, BodySizeLimit
+from service.api.limits import RequestBodyGuard
+from service.api.media_paths import MediaIdSegments
+from service.api.openapi import problem_openapi
 from service.errors import install_error_handlers
 from service.resources import open_resources
 from service.settings import Settings
@@ -35,17 +38,25 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         summary="Analyse CMS media with Valossa; keep its metadata in Postgres.",
         lifespan=lifespan,
+        # A redirect would be built from the client's Host header; a wrong path is a 404.
+        redirect_slashes=False,
     )
     install_error_handlers(app)
+    # Outermost last: ids are routed on the raw path, bodies are guarded, then CMS clients
+    # are authenticated before the app reads a byte of their body.
+    app.add_middleware(CmsAuthentication, tokens=settings.api_tokens)
     app.add_middleware(
-        BodySizeLimit,
+        RequestBodyGuard,
+        default=settings.max_body_bytes,
         by_prefix={
-            "/callbacks/": CALLBACK_MAX_BODY,
+            "/callbacks/": settings.callback_max_body_bytes,
             # Training images (8 MiB) through the API and the operator page's upload form.
             "/v1/faces/": IMAGE_UPLOAD_MAX_BODY,
             "/ui/faces/": IMAGE_UPLOAD_MAX_BODY,
         },
+        timeout_s=settings.http_body_timeout_s,
     )
+    app.add_middleware(MediaIdSegments)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(analyses.router)
@@ -55,4 +66,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(callbacks.router)
     app.include_router(faces.router)
     ui.install(app)
+    app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     return app

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.urls import mask_password, normalize_database_url
@@ -58,16 +60,32 @@ class Settings(BaseSettings):
     allow_private_source_urls: bool = False
 
     log_level: str = "INFO"
+    #: `console` (one readable line per record) or `json` (one JSON object per line).
+    log_format: Literal["console", "json"] = "console"
+
+    #: Largest request body of the CMS API, and of Valossa's callback (bytes actually received).
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    callback_max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    #: A connection must send a request's headers within this time (slow clients are dropped).
+    http_header_timeout_s: float = Field(default=10.0, gt=0)
+    #: Most bytes of a request line and headers (URLs with long percent-encoded ids fit).
+    http_max_header_bytes: int = Field(default=64 * 1024, ge=8 * 1024)
+    #: A request's whole body must arrive within this time once its headers are in.
+    http_body_timeout_s: float = Field(default=30.0, gt=0)
+    #: An idle kept-alive connection is closed after this time.
+    http_keepalive_timeout_s: int = Field(default=5, ge=1)
+    #: Peers whose X-Forwarded-For/-Proto are believed (comma-separated IPs or CIDRs, `*` = all).
+    forwarded_allow_ips: str = "127.0.0.1"
 
     @field_validator("database_url", mode="before")
     @classmethod
     def _normalize_database_url(cls, value: object) -> object:
-        if isinstance(value, str):
-            return normalize_database_url(value) if value.strip() else None
-        if isinstance(value, SecretStr):
-            raw = value.get_secret_value()
-            return normalize_database_url(raw) if raw.strip() else None
-        return value
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(raw, str):
+            return value
+        if not raw.strip():
+            return None
+        return normalize_database_url(raw)
 
     @model_validator(mode="after")
     def _lease_outlives_a_valossa_call(self) -> Settings:
@@ -105,5 +123,18 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment; keyword overrides win (used by the CLI and tests)."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    """Read settings from the environment; keyword overrides win (used by the CLI and tests).
+
+    Raises SettingsError naming each wrong variable; unlike pydantic's own message it never
+    repeats the value, which may be a secret (DATABASE_URL holds a password).
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            name = ".".join(str(part) for part in error["loc"]).upper() or "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            named = not error["loc"] or message.startswith(name)
+            problems.append(message if named else f"{name}: {message}")
+        raise SettingsError("invalid setting(s): " + "; ".join(problems)) from None

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from sqlalchemy.engine import make_url
 
+#: Said instead of a parser's own message, which may quote a part of the URL (the password).
+INVALID_DATABASE_URL = (
+    "DATABASE_URL is not a valid URL (postgresql+psycopg://user:pass@host:5432/db)"
+)
+
 
 def normalize_database_url(url: str) -> str:
-    """Accept postgres:// and postgresql:// URLs and select the psycopg 3 driver."""
-    parsed = make_url(url.strip())
+    """Accept postgres:// and postgresql:// URLs and select the psycopg 3 driver.
+
+    Raises ValueError with a message that never quotes the URL.
+    """
+    try:
+        parsed = make_url(url.strip())
+        parsed.port  # noqa: B018 (a malformed port only fails when read)
+    except Exception:
+        raise ValueError(INVALID_DATABASE_URL) from None
     if parsed.drivername == "postgres":
         parsed = parsed.set(drivername="postgresql")
     if parsed.get_backend_name() != "postgresql":

@@ -226,7 +226,9 @@ class Worker:
                 await asyncio.sleep(2.0)
 
 
-async def run_worker(settings: Settings, *, health_port: int = 8081) -> None:
+async def run_worker(
+    settings: Settings, *, health_port: int = 8081, health_host: str = "127.0.0.1"
+) -> None:
     """The worker process: tick until SIGTERM/SIGINT, serving health probes meanwhile."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -242,7 +244,7 @@ async def run_worker(settings: Settings, *, health_port: int = 8081) -> None:
 
                 await stack.enter_async_context(
                     serve_in_background(
-                        create_health_app(resources), host="0.0.0.0", port=health_port
+                        create_health_app(resources), host=health_host, port=health_port
                     )
                 )
             await stack.enter_async_context(worker.running())

@@ -136,7 +136,13 @@ async def record_callback(
         update(Analysis)
         .where(Analysis.id == analysis_id, Analysis.status == AnalysisStatus.SUBMITTED)
         .where(Analysis.callback_wakeups < max_wakeups)
-        .where(or_(Analysis.next_attempt_at > now, Analysis.claimed_until > now))
+        .where(
+            or_(
+                Analysis.next_attempt_at.is_(None),
+                Analysis.next_attempt_at > now,
+                Analysis.claimed_until > now,
+            )
+        )
         .values(
             callback_at=func.clock_timestamp(),
             callback_wakeups=Analysis.callback_wakeups + 1,

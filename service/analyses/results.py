@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import tempfile
 import uuid
@@ -10,11 +11,14 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from typing import IO
 
+import anyio
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.models import ResultChunk, StoredResult
 from service.db import SessionMaker
+
+log = logging.getLogger(__name__)
 
 #: Size of one stored chunk: large enough for few rows, small enough to keep memory flat.
 CHUNK_BYTES = 1024 * 1024
@@ -143,18 +147,33 @@ class ResultBody:
 
 
 async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIterator[bytes]:
-    """Yield a stored result's bytes chunk by chunk, one short query per chunk."""
+    """Yield a stored result's bytes chunk by chunk, one short query per chunk.
+
+    It stops at the recorded size: asking once more after the last chunk would race the client
+    hanging up (it has every byte), and a query cancelled half-way costs the pooled connection.
+    For the same reason each query finishes even if the client leaves while it runs.
+    """
+    sent = 0
     seq = 0
-    while True:
-        async with sessionmaker() as session:
-            data = await session.scalar(
-                select(ResultChunk.data).where(
-                    ResultChunk.analysis_id == body.analysis_id,
-                    ResultChunk.result_type == body.result_type,
-                    ResultChunk.seq == seq,
+    while sent < body.size_bytes:
+        with anyio.CancelScope(shield=True):
+            async with sessionmaker() as session:
+                data = await session.scalar(
+                    select(ResultChunk.data).where(
+                        ResultChunk.analysis_id == body.analysis_id,
+                        ResultChunk.result_type == body.result_type,
+                        ResultChunk.seq == seq,
+                    )
                 )
-            )
         if data is None:
+            log.error(
+                "stored %s of analysis %s ends at %d of its %d bytes",
+                body.result_type,
+                body.analysis_id,
+                sent,
+                body.size_bytes,
+            )
             return
         yield data
+        sent += len(data)
         seq += 1

@@ -5,17 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from service.analyses.inputs import MediaId, SourceUrl, Text, TranscriptUrl, VideoUrl
 from service.analyses.models import Analysis, AnalysisEvent, StoredResult
 from service.analyses.states import TERMINAL, AnalysisStatus
 from service.valossa import ResultType
@@ -30,32 +23,25 @@ DEFAULT_RESULT_TYPES: tuple[ResultType, ...] = (
 )
 
 
-def _url_of(*schemes: str) -> AfterValidator:
-    """A check that a URL uses one of `schemes` and names a host (bucket, upload id)."""
-    allowed = ", ".join(f"{scheme}://" for scheme in schemes)
-
-    def check(value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in schemes or not parts.netloc:
-            raise ValueError(f"must be a URL starting with {allowed}")
-        if any(ch.isspace() for ch in value):
-            raise ValueError("must not contain whitespace")
-        return value
-
-    return AfterValidator(check)
-
-
-_Url = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
-VideoUrl = Annotated[_Url, _url_of("http", "https", "s3", "valossaupload")]
-TranscriptUrl = Annotated[_Url, _url_of("http", "https", "s3")]
-SourceUrl = Annotated[_Url, _url_of("http", "https")]
-MediaId = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-
-
 class AnalysisCreate(BaseModel):
     """Body of POST /v1/analyses: what to analyse and which results to keep."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # What _one_source_and_unique_types checks, said in the schema too.
+        json_schema_extra={
+            "oneOf": [
+                {
+                    "required": ["video_url"],
+                    "properties": {"video_url": {"type": "string"}, "source_url": {"type": "null"}},
+                },
+                {
+                    "required": ["source_url"],
+                    "properties": {"source_url": {"type": "string"}, "video_url": {"type": "null"}},
+                },
+            ]
+        },
+    )
 
     customer_media_id: MediaId = Field(description="Your CMS's id of the media (1-1024 chars).")
     video_url: VideoUrl | None = Field(
@@ -68,18 +54,19 @@ class AnalysisCreate(BaseModel):
         description="An http(s) link that this service downloads and uploads to Valossa in "
         "chunks (for files Valossa cannot reach). Must resolve to a public address.",
     )
-    title: Annotated[str, StringConstraints(max_length=1024)] | None = None
-    description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    title: Annotated[Text, StringConstraints(max_length=1024)] | None = None
+    description: Annotated[Text, StringConstraints(max_length=10_000)] | None = None
     transcript_url: TranscriptUrl | None = Field(
         default=None, description="An SRT transcript (http(s):// or s3://); disables speech."
     )
-    language: Annotated[str, StringConstraints(min_length=2, max_length=32)] = "en-US"
-    face_gallery_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    language: Annotated[Text, StringConstraints(min_length=2, max_length=32)] = "en-US"
+    face_gallery_id: Annotated[Text, StringConstraints(min_length=1, max_length=64)] | None = None
     result_types: list[ResultType] = Field(
         default_factory=lambda: list(DEFAULT_RESULT_TYPES),
         min_length=1,
         description="Which Valossa result types to fetch and store; types Valossa does not "
         "produce for the media are recorded as absent.",
+        json_schema_extra={"uniqueItems": True},
     )
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from service.analyses.flows import analyses as flows
 from service.analyses.flows import cancel as flows_cancel
+from service.analyses.inputs import MediaId, Text
 from service.analyses.schemas import AnalysisCreate, AnalysisPage, AnalysisView, EventList
 from service.analyses.states import AnalysisStatus
 from service.api.auth import require_cms_token
@@ -18,8 +19,8 @@ router = APIRouter(
     prefix="/v1/analyses", tags=["analyses"], dependencies=[Depends(require_cms_token)]
 )
 
+# Every route also documents the errors of the edge (service/api/openapi.py).
 _PROBLEMS: dict[int | str, dict[str, str]] = {
-    401: {"description": "Missing or invalid bearer token"},
     422: {"description": "Invalid request (problem details list each error)"},
 }
 
@@ -39,7 +40,7 @@ async def create_analysis(
     resources: ResourcesDep,
     response: Response,
     idempotency_key: Annotated[
-        str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
+        Text | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
     ] = None,
 ) -> AnalysisView:
     """Store the request and answer at once with `202 Accepted`; a worker submits it to
@@ -60,10 +61,14 @@ async def create_analysis(
     return created.view
 
 
-@router.get("", summary="List analyses, newest first", responses={400: {}, **_PROBLEMS})
+@router.get(
+    "",
+    summary="List analyses, newest first",
+    responses={400: {"description": "Invalid cursor"}, **_PROBLEMS},
+)
 async def list_analyses(
     session: SessionDep,
-    customer_media_id: Annotated[str | None, Query(min_length=1, max_length=1024)] = None,
+    customer_media_id: Annotated[MediaId | None, Query()] = None,
     status: Annotated[AnalysisStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,

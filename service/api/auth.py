@@ -1,4 +1,9 @@
-"""CMS authentication: `Authorization: Bearer <token>`, one of INGEST_API_TOKENS."""
+"""CMS authentication: `Authorization: Bearer <token>`, one of INGEST_API_TOKENS.
+
+Checked twice with the same function: by an ASGI middleware before anything of the request
+is read (FastAPI parses a body before it runs dependencies, so a dependency alone would let
+anyone make us parse one), and by the routers' dependency, which also documents the scheme.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,13 @@ from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.deps import ResourcesDep
-from service.errors import Unauthorized
+from service.errors import Unauthorized, problem
+
+#: Every route under this prefix is for CMS clients only.
+CMS_PREFIX = "/v1/"
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -36,17 +45,50 @@ def token_fingerprint(token: str) -> str:
     return f"token-{hashlib.sha256(token.encode()).hexdigest()[:12]}"
 
 
+def check_authorization(header: str | None, accepted: list[str]) -> None:
+    """Raise Unauthorized unless an Authorization header carries an accepted bearer token."""
+    scheme, _, token = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing bearer token: send `Authorization: Bearer <token>`")
+    if not token_accepted(token.strip(), accepted):
+        raise Unauthorized("invalid bearer token")
+
+
 async def require_cms_token(
     resources: ResourcesDep,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
 ) -> str:
     """Reject the request with 401 unless it carries an accepted bearer token; its fingerprint."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Unauthorized("missing bearer token: send `Authorization: Bearer <token>`")
-    if not token_accepted(credentials.credentials, resources.settings.api_tokens):
-        raise Unauthorized("invalid bearer token")
+    header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+    check_authorization(header, resources.settings.api_tokens)
+    assert credentials is not None
     return token_fingerprint(credentials.credentials)
 
 
 #: The fingerprint of the CMS token that authenticated the request.
 CmsTokenDep = Annotated[str, Depends(require_cms_token)]
+
+
+class CmsAuthentication:
+    """Answer 401 to a `/v1/` request without an accepted token, before its body is read."""
+
+    def __init__(self, app: ASGIApp, *, tokens: list[str]) -> None:
+        self.app = app
+        self.tokens = tokens
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(CMS_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        header = None
+        for name, value in scope.get("headers") or []:
+            if name == b"authorization":
+                header = value.decode("latin-1")
+                break
+        try:
+            check_authorization(header, self.tokens)
+        except Unauthorized as exc:
+            response = problem(401, exc.title, exc.detail, headers={"WWW-Authenticate": "Bearer"})
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 
 from service.api.deps import ResourcesDep
+from service.errors import problem
 from service.migrate import current_revisions
 
 router = APIRouter(tags=["health"])
@@ -26,26 +27,25 @@ async def healthz() -> dict[str, str]:
     summary="Readiness: the database answers and its schema is current",
     responses={503: {"description": "Not ready; `reason` says why"}},
 )
-async def readyz(resources: ResourcesDep) -> JSONResponse:
-    """200 when Postgres answers and migrations are at head; 503 with a `reason` otherwise."""
+async def readyz(resources: ResourcesDep) -> Response:
+    """200 when Postgres answers and migrations are at head; 503 (problem details) with a
+    `reason` otherwise."""
     try:
         async with resources.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
             revisions = await current_revisions(connection)
     except Exception as exc:
         log.warning("readiness check failed: database unreachable (%s)", type(exc).__name__)
-        return JSONResponse(
-            {"status": "unavailable", "reason": "database unreachable"}, status_code=503
-        )
+        return _not_ready("database unreachable")
     if revisions != resources.expected_revisions:
-        return JSONResponse(
-            {
-                "status": "unavailable",
-                "reason": "database schema is not at the expected migration; "
-                "run `valossa-ingest migrate`",
-                "database_revisions": sorted(revisions),
-                "expected_revisions": sorted(resources.expected_revisions),
-            },
-            status_code=503,
+        return _not_ready(
+            "database schema is not at the expected migration; run `valossa-ingest migrate`",
+            database_revisions=sorted(revisions),
+            expected_revisions=sorted(resources.expected_revisions),
         )
     return JSONResponse({"status": "ready"})
+
+
+def _not_ready(reason: str, **revisions: list[str]) -> Response:
+    detail = f"not ready: {reason}"
+    return problem(503, "Service Unavailable", detail, headers=None, reason=reason, **revisions)

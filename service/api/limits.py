@@ -1,36 +1,57 @@
-"""A limit on request body sizes, enforced before the app reads a byte too many (ASGI)."""
+"""Request bodies: a size limit on the bytes actually received and a time limit (ASGI).
+
+Headers are not trusted: Content-Length may lie and Transfer-Encoding may say chunked in any
+case, so the bytes are counted as the app reads them, and the app reads them only when it needs
+them (after authentication). Nothing is buffered here: memory stays at what the app keeps.
+"""
 
 from __future__ import annotations
 
-import json
-
+import anyio
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import PROBLEM_JSON
-
-#: Bodies of the CMS API are small JSON documents.
-DEFAULT_MAX_BODY = 64 * 1024
-#: Valossa's callback is a tiny JSON object.
-CALLBACK_MAX_BODY = 16 * 1024
+from service.errors import problem, reason_phrase
 
 
-class BodySizeLimit:
-    """Answer 413 (problem details) to a body over the limit of its path prefix.
+class BodyTooLarge(HTTPException):
+    """The request body went past its limit; the connection is closed after the answer."""
 
-    A declared Content-Length is checked up front; a chunked body is read up to the limit
-    first and then replayed to the app, so the app never sees a partial body.
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413,
+            f"the request body exceeds the limit of {limit} bytes",
+            headers={"Connection": "close"},
+        )
+
+
+class BodyTooSlow(HTTPException):
+    """The request body did not arrive in time; the connection is closed after the answer."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(
+            408,
+            f"the request body did not arrive within {timeout_s:g} seconds",
+            headers={"Connection": "close"},
+        )
+
+
+class RequestBodyGuard:
+    """Enforce a per-path-prefix size limit and a time limit on request bodies.
+
+    A Content-Length over the limit is refused before a byte is read. Otherwise the bytes are
+    counted as the app reads them, and the read fails with BodyTooLarge (413) past the limit
+    or BodyTooSlow (408) past the deadline, whatever the headers said. A response sent while
+    part of the body is still unread closes the connection, so that the rest is never read.
     """
 
     def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        default: int = DEFAULT_MAX_BODY,
-        by_prefix: dict[str, int] | None = None,
+        self, app: ASGIApp, *, default: int, by_prefix: dict[str, int], timeout_s: float
     ) -> None:
         self.app = app
         self.default = default
-        self.by_prefix = by_prefix or {"/callbacks/": CALLBACK_MAX_BODY}
+        self.by_prefix = by_prefix
+        self.timeout_s = timeout_s
 
     def limit_for(self, path: str) -> int:
         """The body limit of a request path."""
@@ -44,58 +65,81 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope["path"])
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if declared is not None:
-            if not declared.isdigit() or int(declared) > limit:
-                await _too_large(send, limit)
-                return
-            await self.app(scope, receive, send)
+        if _declares_more_than(scope, limit):
+            await _answer(BodyTooLarge(limit), scope, receive, send)
             return
-        if b"chunked" not in headers.get(b"transfer-encoding", b""):
-            await self.app(scope, receive, send)
-            return
-        body = bytearray()
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > limit:
-                await _too_large(send, limit)
-                return
-        replayed = False
+        body = _CountedBody(receive, limit=limit, timeout_s=self.timeout_s)
+        body.complete = not _announces_body(scope)
+        started = False
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": bytes(body), "more_body": False}
-            return await receive()
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if not body.complete:
+                    headers = [*message.get("headers", []), (b"connection", b"close")]
+                    message = {**message, "headers": headers}
+            await send(message)
 
-        await self.app(scope, replay, send)
+        try:
+            await self.app(scope, body.receive, guarded_send)
+        except (BodyTooLarge, BodyTooSlow) as exc:
+            if started:
+                raise
+            await _answer(exc, scope, receive, guarded_send)
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    payload = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Content Too Large",
-            "status": 413,
-            "detail": f"the request body exceeds the limit of {limit} bytes",
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(payload)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
+class _CountedBody:
+    """A receive() that counts body bytes and bounds the time until the body is complete."""
+
+    def __init__(self, receive: Receive, *, limit: int, timeout_s: float) -> None:
+        self._receive = receive
+        self._limit = limit
+        self._timeout_s = timeout_s
+        self._deadline: float | None = None
+        self.received = 0
+        self.complete = False
+
+    async def receive(self) -> Message:
+        if self.complete:
+            # Afterwards the app only waits for a disconnect (streaming responses do, for long).
+            return await self._receive()
+        if self._deadline is None:
+            self._deadline = anyio.current_time() + self._timeout_s
+        message: Message | None = None
+        with anyio.move_on_after(max(0.0, self._deadline - anyio.current_time())):
+            message = await self._receive()
+        if message is None:
+            raise BodyTooSlow(self._timeout_s)
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self._limit:
+                raise BodyTooLarge(self._limit)
+            self.complete = not message.get("more_body", False)
+        else:
+            self.complete = True
+        return message
+
+
+def _announces_body(scope: Scope) -> bool:
+    """True if the request has a body (HTTP/1.1: a Transfer-Encoding, or a Content-Length
+    other than 0)."""
+    for name, value in scope.get("headers") or []:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
+
+
+def _declares_more_than(scope: Scope, limit: int) -> bool:
+    """True if a Content-Length header announces more than `limit` bytes (or is unreadable)."""
+    for name, value in scope.get("headers") or []:
+        if name == b"content-length" and (not value.isdigit() or int(value) > limit):
+            return True
+    return False
+
+
+async def _answer(exc: HTTPException, scope: Scope, receive: Receive, send: Send) -> None:
+    response = problem(
+        exc.status_code, reason_phrase(exc.status_code), exc.detail, headers=exc.headers
     )
-    await send({"type": "http.response.body", "body": payload})
+    await response(scope, receive, send)

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from service.analyses.flows import media as flows_media
 from service.analyses.schemas import MediaView
 from service.api.auth import require_cms_token
 from service.api.deps import ResourcesDep, SessionDep
+from service.api.media_paths import MediaIdPath
 from service.api.representation import result_response
 from service.valossa import ResultType
 
 router = APIRouter(prefix="/v1/media", tags=["media"], dependencies=[Depends(require_cms_token)])
 
-MediaIdPath = Annotated[str, Path(min_length=1, max_length=1024)]
-_AUTH: dict[int | str, dict[str, str]] = {401: {"description": "Missing or invalid bearer token"}}
 
-
-@router.get("/{customer_media_id}", summary="A media's current state", responses={404: {}, **_AUTH})
+@router.get("/{customer_media_id}", summary="A media's current state", responses={404: {}})
 async def get_media(customer_media_id: MediaIdPath, session: SessionDep) -> MediaView:
     """The media's latest analysis and its `status` (`finished` when done), which analysis
     holds its current metadata (the newest finished one) and which result types it stored,
@@ -35,7 +33,6 @@ async def get_media(customer_media_id: MediaIdPath, session: SessionDep) -> Medi
         200: {"description": "The result, byte-identical to Valossa's", "content": {"*/*": {}}},
         304: {"description": "Not modified (If-None-Match matched the ETag)"},
         404: {"description": "Not available; `reason` says why"},
-        **_AUTH,
     },
 )
 async def get_metadata(
@@ -58,7 +55,10 @@ async def get_metadata(
     "/{customer_media_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Erase a media",
-    responses={409: {}, 503: {}, **_AUTH},
+    responses={
+        409: {"description": "An analysis of the media is being submitted; retry"},
+        503: {"description": "Valossa or the database is unreachable; nothing was deleted"},
+    },
 )
 async def delete_media(
     customer_media_id: MediaIdPath, session: SessionDep, resources: ResourcesDep

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 
 from service.api.auth import require_cms_token
 from service.api.deps import SessionDep
+from service.api.media_paths import MediaIdPath
 from service.search import views
 from service.search.schemas import MediaSummary, Timeline
 
 router = APIRouter(prefix="/v1/media", tags=["media"], dependencies=[Depends(require_cms_token)])
 
-MediaIdPath = Annotated[str, Path(min_length=1, max_length=1024)]
 _PROBLEMS: dict[int | str, dict[str, str]] = {
     401: {"description": "Missing or invalid bearer token"},
     404: {"description": "`reason`: unknown_media, not_finished or not_indexed (retry soon)"},

@@ -66,7 +66,13 @@ async def gzipped(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
 def result_response(request: Request, sessionmaker: SessionMaker, body: ResultBody) -> Response:
     """The stored bytes, byte-identical (or gzip of them), or 304 if the client has them."""
     etag = etag_of(body)
-    headers = {"ETag": etag, "Vary": "Accept-Encoding", "Cache-Control": "no-cache"}
+    headers = {
+        "ETag": etag,
+        "Vary": "Accept-Encoding",
+        "Cache-Control": "no-cache",
+        # The content type is Valossa's: never let a browser guess another one from the bytes.
+        "X-Content-Type-Options": "nosniff",
+    }
     if matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     chunks = stream_result(sessionmaker, body)

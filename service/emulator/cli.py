@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -137,4 +138,22 @@ def emulator_command(
         "s3_root": s3_root,
     }
     settings = EmulatorSettings(**{k: v for k, v in overrides.items() if v is not None})
-    uvicorn.run(create_emulator_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_emulator_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        log_config=redacting_log_config(),
+    )
+
+
+def redacting_log_config() -> dict[str, Any]:
+    """uvicorn's logging set-up, with the api_key masked in every line (the access log prints
+    request URLs, and Valossa's GET calls carry `?api_key=` in theirs)."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_api_key"] = {
+        "()": "service.valossa.redact.ApiKeyRedactingFilter"
+    }
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("redact_api_key")
+    return config

@@ -22,6 +22,13 @@ from typing import ClassVar
 
 import httpx
 
+from service.valossa.redact import mask_fragments
+
+#: How much of an error body an error message quotes (after the key is masked).
+SNIPPET_CHARS = 200
+#: Longest single message from Valossa's `{"errors": [...]}` kept in an error.
+MESSAGE_CHARS = 500
+
 
 class ValossaError(Exception):
     """Base of every error the Valossa client raises."""
@@ -138,7 +145,7 @@ def error_from_response(
     if 200 <= status < 300:
         return None
     found = error_messages(response.content)
-    messages = tuple(_hide(m, redact) for m in found or ())
+    messages = tuple(_hide(m, redact)[:MESSAGE_CHARS] for m in found or ())
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     detail = "; ".join(messages) if messages else _snippet(response, redact)
     message = f"{function}: HTTP {status}: {detail}"
@@ -167,12 +174,13 @@ def protocol_error(response: httpx.Response, *, function: str, problem: str) -> 
 
 
 def _snippet(response: httpx.Response, redact: tuple[str, ...]) -> str:
-    text = response.content[:200].decode("utf-8", "replace").strip()
-    return _hide(text, redact) or "(empty body)"
+    # Masked before it is cut: a cut could split the key and leave a part of it unmasked.
+    text = _hide(response.content[: 64 * 1024].decode("utf-8", "replace"), redact)
+    return text.strip()[:SNIPPET_CHARS] or "(empty body)"
 
 
 def _hide(text: str, secrets: tuple[str, ...]) -> str:
+    """`text` with each secret, and every run of 6+ of its characters, masked."""
     for secret in secrets:
-        if secret:
-            text = text.replace(secret, "**********")
+        text = mask_fragments(text, secret)
     return text

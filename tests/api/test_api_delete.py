@@ -38,16 +38,23 @@ async def test_delete_erases_valossa_jobs_and_our_rows(
     sessionmaker: SessionMaker,
 ) -> None:
     finished_job = await emulator.new_job("media-1")
-    running_job = await emulator.new_job("media-1")
-    # A submission of ours whose answer was lost: no analysis recorded its job.
-    orphan_job = await emulator.new_job(valossa_media_id("media-1", uuid.uuid4(), 1))
+    running_id = uuid.uuid4()
+    # An attempt of ours whose answer was lost (attempt 1); attempt 2 created the job recorded.
+    orphan_job = await emulator.new_job(valossa_media_id("media-1", running_id, 1))
+    running_job = await emulator.new_job(valossa_media_id("media-1", running_id, 2))
     # A job made for the same media outside this service: not ours to delete.
     foreign_job = await emulator.new_job("media-1")
     other_job = await emulator.new_job("media-2")
     finished = await insert_analysis(
         sessionmaker, status=AnalysisStatus.FINISHED, job_id=finished_job
     )
-    await insert_analysis(sessionmaker, status=AnalysisStatus.SUBMITTED, job_id=running_job)
+    await insert_analysis(
+        sessionmaker,
+        id=running_id,
+        status=AnalysisStatus.SUBMITTED,
+        job_id=running_job,
+        submit_attempts=2,
+    )
     await insert_analysis(sessionmaker, status=AnalysisStatus.PENDING)
     kept = await insert_analysis(sessionmaker, customer_media_id="media-2", job_id=other_job)
     async with sessionmaker() as session, session.begin():

@@ -110,6 +110,7 @@ async def test_metadata_is_byte_identical_with_etag_and_length(
     assert core.headers["content-length"] == str(len(CORE))
     assert "content-encoding" not in core.headers
     assert core.headers["vary"] == "Accept-Encoding"
+    assert core.headers["x-content-type-options"] == "nosniff"
 
     default = await app_client.get("/v1/media/media-1/metadata", headers=headers)
     assert default.content == CORE

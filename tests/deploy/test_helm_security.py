@@ -62,7 +62,7 @@ def test_api_and_worker_run_their_commands_with_probes(manifests: list[Manifest]
     assert api["lifecycle"]["preStop"] == {"sleep": {"seconds": 5}}
 
     worker = named(manifests, "Deployment", "-worker")["spec"]["template"]["spec"]["containers"][0]
-    assert worker["args"] == ["worker", "--health-port", "8081"]
+    assert worker["args"] == ["worker", "--health-host", "0.0.0.0", "--health-port", "8081"]
     assert worker["ports"] == [{"name": "health", "containerPort": 8081, "protocol": "TCP"}]
     assert _probe(worker, "livenessProbe") == ("/healthz", "health")
     assert _probe(worker, "readinessProbe") == ("/readyz", "health")

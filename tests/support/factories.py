@@ -22,12 +22,12 @@ async def insert_analysis(
 ) -> Analysis:
     """Insert and commit an analysis row as the worker would have left it."""
     fields: dict[str, object] = {
+        "id": uuid.uuid4(),
         "video_url": "https://media.example/v.mp4",
         "language": "en-US",
         **overrides,
     }
     analysis = Analysis(
-        id=uuid.uuid4(),
         customer_media_id=customer_media_id,
         status=status,
         result_types=result_types or ["core", "speech_to_text_srt"],

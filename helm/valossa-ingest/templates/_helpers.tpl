@@ -76,6 +76,8 @@ VALOSSA_BASE_URL: {{ .Values.config.valossaBaseUrl | quote }}
 PUBLIC_BASE_URL: {{ include "valossa-ingest.publicBaseUrl" . | quote }}
 VALOSSA_MAX_IN_FLIGHT: {{ .Values.config.valossaMaxInFlight | quote }}
 LOG_LEVEL: {{ .Values.config.logLevel | quote }}
+LOG_FORMAT: {{ .Values.config.logFormat | quote }}
+FORWARDED_ALLOW_IPS: {{ .Values.config.forwardedAllowIps | quote }}
 POLL_MIN_INTERVAL_S: {{ .Values.config.pollMinIntervalSeconds | quote }}
 POLL_MAX_INTERVAL_S: {{ .Values.config.pollMaxIntervalSeconds | quote }}
 RUN_WORKER_IN_API: {{ .Values.config.runWorkerInApi | quote }}

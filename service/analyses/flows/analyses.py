@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import uuid
@@ -178,12 +177,15 @@ def encode_cursor(created_at: datetime, analysis_id: uuid.UUID) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """The keyset position of a cursor, or a 400 problem."""
+    """The keyset position of a cursor, or a 400 problem (whatever the cursor holds)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, analysis_id = json.loads(raw)
+        document = json.loads(raw)
+        if not isinstance(document, list) or not all(isinstance(x, str) for x in document):
+            raise ValueError("not a list of strings")
+        created_at, analysis_id = document
         position = (datetime.fromisoformat(created_at), uuid.UUID(hex=analysis_id))
-    except (binascii.Error, ValueError, TypeError):
+    except (ValueError, RecursionError):  # binascii.Error and UnicodeDecodeError included
         raise BadRequest("invalid cursor: pass the next_cursor of a previous page") from None
     if position[0].tzinfo is None:
         raise BadRequest("invalid cursor: pass the next_cursor of a previous page")

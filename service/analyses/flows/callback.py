@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,13 +29,18 @@ _lifecycle = Lifecycle(actor=CALLBACK_ACTOR, notify_cms=False)
 _STATUS = re.compile(rb'"status"\s*:\s*"([^"\\]{1,64})"')
 
 
-async def receive_callback(
-    session: AsyncSession, tokens: CallbackTokens, token: str, body: bytes
-) -> None:
-    """Make the token's analysis due now (if it waits on Valossa) and wake the workers."""
+def analysis_of(tokens: CallbackTokens, token: str) -> uuid.UUID:
+    """The analysis a callback token was issued for, or a 404 problem (checked before the body
+    is read: an unauthenticated caller must not make us read anything)."""
     analysis_id = tokens.verify(token)
     if analysis_id is None:
         raise NotFound("unknown callback")
+    return analysis_id
+
+
+async def receive_callback(session: AsyncSession, analysis_id: uuid.UUID, body: bytes) -> None:
+    """Make the analysis due now (if it waits on Valossa and that changes anything) and wake
+    the workers; a database failure is a 503, and Valossa's retry comes back later."""
     analysis = await queries.record_callback(session, analysis_id, max_wakeups=MAX_WAKEUPS)
     if analysis is None:
         if not await queries.exists(session, analysis_id):

@@ -99,9 +99,10 @@ async def delete_media(
     _refuse_while_submitting(analyses)
     job_ids = {a.job_id for a in analyses if a.job_id is not None}
     try:
-        jobs, _ = await list_every_job(valossa)
-        # A job whose new_job answer was lost before any analysis recorded it.
-        job_ids |= {job.job_id for job in jobs if is_ours(job.customer_media_id, customer_media_id)}
+        if any(_may_have_orphans(a) for a in analyses):
+            # A job whose new_job answer was lost and that no analysis recorded.
+            jobs, _ = await list_every_job(valossa)
+            job_ids |= {j.job_id for j in jobs if is_ours(j.customer_media_id, customer_media_id)}
         for job_id in sorted(job_ids):
             await _delete_job(valossa, job_id)
     except ValossaError as exc:
@@ -120,6 +121,12 @@ async def delete_media(
     log.info(
         "deleted media %r: %d analyses, %d Valossa jobs", customer_media_id, deleted, len(job_ids)
     )
+
+
+def _may_have_orphans(analysis: Analysis) -> bool:
+    """True if an attempt of this analysis may have created a job that it did not record: more
+    new_job attempts than the one job it has. Only then is Valossa's job list searched."""
+    return analysis.submit_attempts > (1 if analysis.job_id is not None else 0)
 
 
 def _refuse_while_submitting(analyses: list[Analysis]) -> None:

@@ -1,0 +1,136 @@
+"""What the CMS may send: text Postgres can store, customer_media_ids, and URLs.
+
+Each rule is checked here with a message for the CMS developer and published in the OpenAPI
+schema as the same regular expression, written with explicit character classes only, so that
+Python, the JSON-schema validators (ECMA-262) and clients all read it the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, StringConstraints
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
+
+#: Python's whitespace (str.isspace), spelled out: `\s` differs between regex engines.
+_BLANK = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: UTF-16 surrogates have no UTF-8 form (JSON can still spell them, as `"\ud800"`).
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+#: Postgres text cannot hold NUL.
+TEXT_PATTERN = r"^[^\x00]*$"
+#: Not blank, no NUL; and not "." or ".." (MEDIA_ID_EXCLUDED), which URL paths cannot carry.
+MEDIA_ID_PATTERN = rf"^[^\x00]*[^\x00{_BLANK}][^\x00]*$"
+MEDIA_ID_EXCLUDED = (".", "..")
+
+_URL_CHARS = r"[!-~]*"  # printable ASCII: anything else must be percent-encoded
+_USERINFO = r"[A-Za-z0-9._~!$&'()*+,;=:%-]*@"
+_NAME = r"[A-Za-z0-9._~!$&'()*+,;=%-]+"  # a registered name or IPv4 address (RFC 3986)
+_H16 = "[0-9A-Fa-f]{1,4}"
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV4 = rf"(?:{_OCTET}\.){{3}}{_OCTET}"
+_LS32 = rf"(?:{_H16}:{_H16}|{_IPV4})"
+#: RFC 3986's IPv6address, as Python's ipaddress (and urlsplit) accept it.
+_IPV6 = (
+    "(?:"
+    + "|".join(
+        [
+            rf"(?:{_H16}:){{6}}{_LS32}",
+            rf"::(?:{_H16}:){{5}}{_LS32}",
+            rf"(?:{_H16})?::(?:{_H16}:){{4}}{_LS32}",
+            rf"(?:(?:{_H16}:){{0,1}}{_H16})?::(?:{_H16}:){{3}}{_LS32}",
+            rf"(?:(?:{_H16}:){{0,2}}{_H16})?::(?:{_H16}:){{2}}{_LS32}",
+            rf"(?:(?:{_H16}:){{0,3}}{_H16})?::{_H16}:{_LS32}",
+            rf"(?:(?:{_H16}:){{0,4}}{_H16})?::{_LS32}",
+            rf"(?:(?:{_H16}:){{0,5}}{_H16})?::{_H16}",
+            rf"(?:(?:{_H16}:){{0,6}}{_H16})?::",
+        ]
+    )
+    + ")"
+)
+_HOST = rf"(?:{_NAME}|\[{_IPV6}\])"
+_PORT = r"(?:[0-9]{0,4}|[0-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+
+
+def _url_pattern(*schemes: str) -> str:
+    return (
+        rf"^(?:{'|'.join(schemes)})://(?:{_USERINFO})?{_HOST}(?::{_PORT})?(?:[/?#]{_URL_CHARS})?$"
+    )
+
+
+VIDEO_URL_PATTERN = _url_pattern("https?", "s3", "valossaupload")
+TRANSCRIPT_URL_PATTERN = _url_pattern("https?", "s3")
+SOURCE_URL_PATTERN = _url_pattern("https?")
+
+
+def storable(value: str) -> str:
+    """`value`, if Postgres can store it; else a ValueError that says why."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters (U+0000)")
+    if _SURROGATES.search(value):
+        raise ValueError("must not contain unpaired surrogates (U+D800 to U+DFFF)")
+    return value
+
+
+def media_id(value: str) -> str:
+    """`value`, if it can be a customer_media_id (stored, and addressed in a URL path)."""
+    storable(value)
+    if not re.fullmatch(MEDIA_ID_PATTERN, value):
+        raise ValueError("must not be only whitespace")
+    if value in MEDIA_ID_EXCLUDED:
+        raise ValueError(
+            "must not be '.' or '..': HTTP clients remove such path segments, so "
+            "/v1/media/{customer_media_id} could never reach it"
+        )
+    return value
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: typing hashes Annotated metadata
+class Rule:
+    """A string rule: `check` validates (with its own messages), `pattern` documents it."""
+
+    check: Callable[[str], str]
+    pattern: str
+    extra_schema: dict[str, Any] = field(default_factory=dict)
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.update(pattern=self.pattern, **self.extra_schema)
+        return json_schema
+
+
+def _url(pattern: str, schemes: str) -> Rule:
+    def check(value: str) -> str:
+        storable(value)
+        if not re.fullmatch(pattern, value):
+            raise ValueError(
+                f"must be a URL starting with {schemes} and naming a host, in printable "
+                "ASCII (percent-encode spaces and other characters)"
+            )
+        return value
+
+    return Rule(check, pattern)
+
+
+#: Free text the CMS sends: anything Postgres can store.
+Text = Annotated[str, Rule(storable, TEXT_PATTERN)]
+MediaId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=1024),
+    Rule(media_id, MEDIA_ID_PATTERN, {"not": {"enum": list(MEDIA_ID_EXCLUDED)}}),
+]
+_Url = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+VideoUrl = Annotated[_Url, _url(VIDEO_URL_PATTERN, "http://, https://, s3:// or valossaupload://")]
+TranscriptUrl = Annotated[_Url, _url(TRANSCRIPT_URL_PATTERN, "http://, https:// or s3://")]
+SourceUrl = Annotated[_Url, _url(SOURCE_URL_PATTERN, "http:// or https://")]
