@@ -11,6 +11,7 @@ import typer
 import uvicorn
 
 from service.logs import configure_logging
+from service.process.extras import require_extra
 from service.process.startup import DatabaseUnreachable, check_database
 from service.settings import Settings, SettingsError, load_settings
 
@@ -91,6 +92,7 @@ def dev(
     data_dir: Annotated[Path | None, typer.Option(help="Embedded Postgres data directory.")] = None,
 ) -> None:
     """Everything at once: embedded Postgres, the emulator, the API and the worker."""
+    require_extra("dev", command="dev")
     from service.process.devmode import run_dev
 
     asyncio.run(run_dev(api_port=port, emulator_port=emulator_port, data_dir=data_dir))
