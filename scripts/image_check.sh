@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/valossa-ingest"
+CACHE_DIR="${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/valossa-ingest"
 STORE=(--root "$CACHE_DIR/containers/storage" --runroot "$CACHE_DIR/containers/run"
   --storage-driver vfs)
 IMAGE=localhost/valossa-ingest:image-check
@@ -188,6 +188,7 @@ run_env=(
   -e "INGEST_API_TOKENS=$API_TOKEN"
   -e "CALLBACK_SIGNING_SECRET=image-check-$RANDOM$RANDOM"
   -e TICK_INTERVAL_S=1 -e POLL_MIN_INTERVAL_S=1 -e POLL_MAX_INTERVAL_S=5
+  -e "READYZ_URL=$API/readyz" -e READYZ_TIMEOUT_S=10 # for the chart's helm test check
 )
 in_image() {
   bah run --isolation chroot --user "$RUN_AS" --mount type=tmpfs,destination=/tmp \
@@ -247,6 +248,10 @@ stop_gracefully() { # name buildah-pid
 in_image "${entrypoint[@]}" serve --host 127.0.0.1 --port "$API_PORT" >"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
 wait_ready serve "$API/readyz" "$SERVE_PID"
+# `helm test` runs the chart's check in this image: its Python must run it as it is.
+in_image python -c "$(cat helm/valossa-ingest/files/readyz_check.py)" >"$WORK/helm-test.log" 2>&1 ||
+  { show_log helm-test; fail "the chart's helm test failed in the image"; }
+step "helm test: the chart's readyz check passes in the image"
 media_id="image-check-$$"
 code=$(curl -s -o "$WORK/created.json" -w '%{http_code}' -X POST "$API/v1/analyses" \
   -H "Authorization: Bearer $API_TOKEN" -H 'Content-Type: application/json' \
