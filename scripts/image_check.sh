@@ -115,8 +115,9 @@ else
 fi
 
 # ---- 2. the image from the Dockerfile ------------------------------------------------------
-# PyPI is reached here through a TLS-inspecting proxy whose CA only the machine's bundle holds:
-# lend that bundle to the RUN steps (a bind mount during each step; none of it is committed).
+# Where PyPI is reached through a TLS-inspecting proxy (as on our machines), only the machine's
+# CA bundle trusts it: lend that bundle to the RUN steps (bound over the image's own during each
+# step; nothing of it is committed).
 ca_volume=()
 if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then
   ca_volume=(--volume /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
@@ -143,7 +144,6 @@ user=$(jq -r '.OCIv1.config.User // ""' "$WORK/image.json")
 ((${#entrypoint[@]})) || fail "the image has no ENTRYPOINT"
 
 # ---- 4. run it -----------------------------------------------------------------------------
-
 CTR=$(bah from --pull=never --name "vi-image-check-$$" "$IMAGE")
 ROOTFS=$(bah mount "$CTR")
 step "virtualenv /opt/venv in the image: $(du -sk "$ROOTFS/opt/venv" | cut -f1) KiB"
