@@ -175,6 +175,7 @@ until peers=$(head -n 1 "$WORK/peers.json") && [[ -n $peers ]]; do
   fi
   sleep 1
 done
+step "$(grep -m 1 '^peers:' "$WORK/peers.log" || echo "peers: started")"
 peer() { jq -r ".$1" <<<"$peers"; }
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 API_PORT=$(free_port)
