@@ -195,9 +195,15 @@ def faces_sync(
     needs DATABASE_URL and VALOSSA_API_KEY)."""
     settings = _production_settings("valossa_api_key")
     configure_logging(settings)
-    from service.faces.sync import run_sync
+    from service.faces.reconcile import Changes
+    from service.faces.sync import sync_faces
+    from service.resources import open_resources
 
-    changes = asyncio.run(run_sync(settings, dry_run=dry_run))
+    async def run() -> Changes:
+        async with open_resources(settings) as resources:
+            return await sync_faces(resources.sessionmaker, resources.valossa, dry_run=dry_run)
+
+    changes = asyncio.run(run())
     for line in changes.lines:
         typer.echo(("would change: " if dry_run else "") + line)
     summary = f"{changes.galleries} galleries, {changes.faces} faces, {changes.images} images"

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -40,6 +41,19 @@ class TimestampMixin:
 
 
 SessionMaker = async_sessionmaker[AsyncSession]
+
+#: The errors a database call raises (a failed statement, or no connection from the pool).
+DATABASE_FAILURES: tuple[type[Exception], ...] = (sa_exc.DBAPIError, sa_exc.TimeoutError)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True for a failure to reach or keep the database (as opposed to a bad query)."""
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
+    # The pool had no free connection in time.
+    return isinstance(exc, sa_exc.TimeoutError)
 
 
 #: How the service's connections are named in pg_stat_activity.

@@ -13,7 +13,7 @@ from service.api.faces import IMAGE_UPLOAD_MAX_BODY
 from service.api.limits import RequestBodyGuard
 from service.api.media_paths import MediaIdSegments
 from service.api.openapi import problem_openapi
-from service.errors import install_error_handlers
+from service.api.problems import install_error_handlers
 from service.resources import open_resources
 from service.settings import Settings
 

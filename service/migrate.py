@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import migrations
 
@@ -40,6 +40,12 @@ def upgrade_to_head(database_url: str) -> None:
 async def upgrade_to_head_async(database_url: str) -> None:
     """Apply every pending migration without blocking the event loop."""
     await asyncio.to_thread(upgrade_to_head, database_url)
+
+
+async def database_revisions(engine: AsyncEngine) -> set[str]:
+    """Connect and read the revisions the database is at; raises if it cannot be reached."""
+    async with engine.connect() as connection:
+        return await current_revisions(connection)
 
 
 async def current_revisions(connection: AsyncConnection) -> set[str]:

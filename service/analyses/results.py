@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.models import ResultChunk, StoredResult
 from service.db import SessionMaker
+from service.valossa import ResultType
 
 log = logging.getLogger(__name__)
 
@@ -177,3 +178,6 @@ async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIt
         yield data
         sent += len(data)
         seq += 1
+
+
+__all__ = ["ABSENT", "STORED", "ResultBody", "ResultType", "Spool", "store_result"]

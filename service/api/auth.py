@@ -16,7 +16,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.deps import ResourcesDep
-from service.errors import Unauthorized, problem
+from service.api.problems import problem
+from service.errors import Unauthorized
 
 #: Every route under this prefix is for CMS clients only.
 CMS_PREFIX = "/v1/"

@@ -12,7 +12,7 @@ from service.errors import Unprocessable
 from service.faces.flows import faces as face_flows
 from service.faces.flows import galleries as gallery_flows
 from service.faces.flows import images as image_flows
-from service.faces.images import ImageRefused, check_image
+from service.faces.images import MAX_IMAGE_BYTES, ImageRefused, check_image
 from service.faces.models import ID_LENGTH
 from service.faces.schemas import (
     FaceCreate,
@@ -26,7 +26,6 @@ from service.faces.schemas import (
     ImageList,
     ImageView,
 )
-from service.valossa.training_models import MAX_IMAGE_BYTES
 
 #: One training image (at most 8 MiB) and the multipart envelope around it.
 IMAGE_UPLOAD_MAX_BODY = MAX_IMAGE_BYTES + 64 * 1024

@@ -6,11 +6,10 @@ import logging
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
 
 from service.api.deps import ResourcesDep
-from service.errors import problem
-from service.migrate import current_revisions
+from service.api.problems import problem
+from service.migrate import database_revisions
 
 router = APIRouter(tags=["health"])
 log = logging.getLogger(__name__)
@@ -31,9 +30,7 @@ async def readyz(resources: ResourcesDep) -> Response:
     """200 when Postgres answers and migrations are at head; 503 (problem details) with a
     `reason` otherwise."""
     try:
-        async with resources.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-            revisions = await current_revisions(connection)
+        revisions = await database_revisions(resources.engine)
     except Exception as exc:
         log.warning("readiness check failed: database unreachable (%s)", type(exc).__name__)
         return _not_ready("database unreachable")

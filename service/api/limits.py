@@ -11,7 +11,7 @@ import anyio
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import problem, reason_phrase
+from service.api.problems import problem, reason_phrase
 
 
 class BodyTooLarge(HTTPException):

@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from service.analyses.flows import media as flows_media
+from service.analyses.results import ResultType
 from service.analyses.schemas import MediaView
 from service.api.auth import require_cms_token
 from service.api.deps import ResourcesDep, SessionDep
 from service.api.media_paths import MediaIdPath
 from service.api.representation import result_response
-from service.valossa import ResultType
 
 router = APIRouter(prefix="/v1/media", tags=["media"], dependencies=[Depends(require_cms_token)])
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Literal
 
-from service.valossa.training_models import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
+from service.valossa.training_models import MAX_IMAGE_BYTES as MAX_IMAGE_BYTES
+from service.valossa.training_models import MAX_IMAGE_PIXELS
 
 ImageFormat = Literal["jpeg", "png"]
 

@@ -10,8 +10,6 @@ from sqlalchemy import func, select
 from service.db import SessionMaker
 from service.faces.flows.galleries import is_default_gallery
 from service.faces.reconcile import Changes, ValossaFaces, reconcile
-from service.resources import open_resources
-from service.settings import Settings
 from service.valossa import ValossaClient
 from service.valossa.training_models import FaceIdentity
 
@@ -61,9 +59,3 @@ async def sync_faces(
         else:
             await session.commit()
     return changes
-
-
-async def run_sync(settings: Settings, *, dry_run: bool) -> Changes:
-    """`faces sync` as a process: open the database and the Valossa client, sync, close."""
-    async with open_resources(settings) as resources:
-        return await sync_faces(resources.sessionmaker, resources.valossa, dry_run=dry_run)

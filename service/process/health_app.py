@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from service.api import health, metrics
-from service.errors import install_error_handlers
+from service.api.problems import install_error_handlers
 from service.resources import Resources
 
 

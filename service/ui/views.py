@@ -22,14 +22,13 @@ from service.faces import queries as face_queries
 from service.faces.flows import faces as face_flows
 from service.faces.flows import galleries as gallery_flows
 from service.faces.flows import images as image_flows
-from service.faces.images import ImageRefused, check_image
+from service.faces.images import MAX_IMAGE_BYTES, ImageRefused, check_image
 from service.faces.schemas import FaceCreate, GalleryCreate
 from service.resources import Resources
 from service.settings import Settings
 from service.ui import queries
 from service.ui.auth import Operator
 from service.valossa import ResultType
-from service.valossa.training_models import MAX_IMAGE_BYTES
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
