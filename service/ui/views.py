@@ -14,6 +14,7 @@ from service.analyses import queries as analysis_queries
 from service.analyses.flows import analyses as analysis_flows
 from service.analyses.flows import cancel as cancel_flows
 from service.analyses.lifecycle import utcnow
+from service.analyses.metrics import read_gauges
 from service.analyses.results import STORED, ResultBody
 from service.analyses.schemas import AnalysisCreate
 from service.analyses.states import TERMINAL, AnalysisStatus
@@ -65,7 +66,7 @@ async def analyses_page(
     more = len(rows) > PAGE_SIZE
     now = utcnow()
     return {
-        "dashboard": await queries.dashboard(session),
+        "gauges": await read_gauges(session),
         "max_in_flight": settings.valossa_max_in_flight,
         "analyses": page,
         "statuses": [s.value for s in AnalysisStatus],
