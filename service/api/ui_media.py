@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import RedirectResponse
 
 from service.api.deps import SessionDep
@@ -61,7 +61,7 @@ async def open_media(
 
 @router.get("/media/{customer_media_id:path}")
 async def media(
-    customer_media_id: str,
+    customer_media_id: Annotated[str, Path(min_length=1, max_length=1024)],
     operator: OperatorDep,
     session: SessionDep,
     start: Field = "",
