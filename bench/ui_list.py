@@ -23,6 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.analyses.flows.analyses import decode_cursor, encode_cursor
+from service.analyses.metrics import read_gauges
 from service.analyses.models import Analysis
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker, make_engine, make_sessionmaker
@@ -106,7 +107,7 @@ async def _ours(
 
     async def gauges() -> None:
         async with sessionmaker() as session:
-            await queries.dashboard(session)
+            await read_gauges(session)
 
     timings["gauges"] = await _median_ms(gauges)
     return timings
@@ -143,7 +144,10 @@ async def _plans(engine: AsyncEngine, deep: tuple[datetime, uuid.UUID]) -> dict[
         "overdue": "SELECT id FROM analyses WHERE status NOT IN ('finished', 'failed', 'canceled') "
         "AND (overdue_since IS NOT NULL OR deadline_at < now()) "
         "ORDER BY created_at DESC, id DESC LIMIT 51",
-        "webhook_backlog": "SELECT count(*) FROM webhooks WHERE delivered_at IS NULL",
+        "webhooks_pending": "SELECT count(*) FROM webhooks "
+        "WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+        "webhooks_given_up": "SELECT count(*) FROM webhooks "
+        "WHERE delivered_at IS NULL AND gave_up_at IS NOT NULL",
     }
     plans = {}
     async with engine.connect() as connection:

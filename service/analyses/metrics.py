@@ -49,8 +49,12 @@ async def read_gauges(session: AsyncSession) -> Gauges:
         .select_from(Webhook)
         .where(Webhook.delivered_at.is_(None), Webhook.gave_up_at.is_(None))
     )
+    # A given-up webhook is never delivered: `delivered_at IS NULL` keeps this count on the
+    # partial index of undelivered webhooks instead of scanning every webhook ever sent.
     given_up = await session.scalar(
-        select(func.count()).select_from(Webhook).where(Webhook.gave_up_at.is_not(None))
+        select(func.count())
+        .select_from(Webhook)
+        .where(Webhook.delivered_at.is_(None), Webhook.gave_up_at.is_not(None))
     )
     return Gauges(by_status, overdue or 0, due or 0, pending or 0, given_up or 0)
 

@@ -1,4 +1,5 @@
-"""The operator page at /ui: sign-in, analyses and their history, face galleries.
+"""The operator page at /ui: sign-in, analyses and their history, face galleries (search and
+media pages: `service.api.ui_media`).
 
 Server-rendered HTML behind the CMS tokens: an operator signs in with a token once and then
 holds a signed session cookie. Every form carries the session's CSRF token; actions reuse the
@@ -17,6 +18,7 @@ from fastapi import APIRouter, FastAPI, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from service.api import ui_media
 from service.api.auth import token_accepted, token_fingerprint
 from service.api.deps import ResourcesDep, SessionDep
 from service.api.representation import result_response
@@ -45,6 +47,7 @@ router = APIRouter(prefix=UI_PATH, include_in_schema=False)
 def install(app: FastAPI) -> None:
     """Mount the operator page, its static files, its headers and its redirects on `app`."""
     app.include_router(router)
+    app.include_router(ui_media.router)
     app.mount(f"{UI_PATH}/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
     app.add_middleware(UiSecurityHeaders)
     app.add_exception_handler(SignInRequired, _to_sign_in)

@@ -68,7 +68,11 @@ async def indexed_media(session: AsyncSession, customer_media_id: str) -> Search
 
 async def summary(session: AsyncSession, customer_media_id: str) -> MediaSummary:
     """Top labels by screen time, faces (named first), IAB topics, a speech excerpt."""
-    media = await indexed_media(session, customer_media_id)
+    return await summary_of(session, await indexed_media(session, customer_media_id))
+
+
+async def summary_of(session: AsyncSession, media: SearchMedia) -> MediaSummary:
+    """The summary of an indexed media (see `summary`)."""
     of_media = SearchDetection.analysis_id == media.analysis_id
     labels = await session.scalars(
         select(SearchDetection)
@@ -178,6 +182,13 @@ async def timeline(
 ) -> Timeline:
     """What is seen and heard in [start, end), second by second."""
     media = await indexed_media(session, customer_media_id)
+    return await timeline_of(session, media, start=start, end=end, types=types)
+
+
+async def timeline_of(
+    session: AsyncSession, media: SearchMedia, *, start: int, end: int | None, types: list[str]
+) -> Timeline:
+    """The timeline of an indexed media (see `timeline`): the range is checked and clipped."""
     last = math.ceil(media.duration_s) if media.duration_s is not None else None
     if last is not None and start >= max(last, 1):
         raise Unprocessable(f"`start` {start} is past the media's end ({media.duration_s:.3f} s)")
@@ -188,7 +199,7 @@ async def timeline(
         raise Unprocessable(f"a timeline covers at most {MAX_TIMELINE_S} s per request")
     if last is not None:
         end = min(end, max(last, start + 1))
-    items = await _items(session, media, start, end, types)
+    items = await items_between(session, media, start, end, types)
     seconds = [TimelineSecond(second=s, items=[]) for s in range(start, end)]
     for item in items:
         # [ss, se) covers second i when it overlaps [i, i + 1); an instant covers its own second.
@@ -206,9 +217,12 @@ async def timeline(
     )
 
 
-async def _items(
-    session: AsyncSession, media: SearchMedia, start: int, end: int, types: list[str]
+async def items_between(
+    session: AsyncSession, media: SearchMedia, start: float, end: float, types: list[str]
 ) -> list[TimelineItem]:
+    """Every occurrence and speech segment of the media that overlaps [start, end), unclipped:
+    by type, then most confident first. The range is not limited here (the caller bounds it)."""
+
     def wanted(kind: str) -> bool:
         return not types or any(kind.startswith(prefix) for prefix in types)
 

@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from service.ui.auth import Operator, write_session
+from service.ui.media_page import media_url
+from service.ui.strips import GEOMETRY, clock
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -42,6 +44,9 @@ def _size(size_bytes: int | None) -> str:
 
 _environment.filters["when"] = _when
 _environment.filters["size"] = _size
+_environment.filters["clock"] = clock
+_environment.filters["media_url"] = media_url
+_environment.globals["strip_geometry"] = GEOMETRY
 
 
 def render(

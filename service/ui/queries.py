@@ -1,72 +1,24 @@
-"""The operator page's SQL: live gauges from the partial indexes, keyset pages, deliveries.
+"""The operator page's SQL: keyset pages of analyses, and an analysis's deliveries.
 
-Nothing here counts a whole big table: gauges read only non-terminal analyses and
-undelivered webhooks (both behind partial indexes), and lists stop at a page.
+Lists stop at a page and never count a whole table. The gauges above the list are
+`service.analyses.metrics.read_gauges`, the same numbers /metrics exports.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.models import Analysis, Webhook, not_terminal
-from service.analyses.states import HOLDS_SLOT, TERMINAL, AnalysisStatus
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    """Live analyses by state, overdue and due ones, and the webhook backlog."""
-
-    live_by_status: dict[str, int]
-    overdue: int
-    due_now: int
-    webhooks_undelivered: int
-    webhooks_given_up: int
-
-    @property
-    def in_flight(self) -> int:
-        return sum(self.live_by_status[s] for s in HOLDS_SLOT)
-
-    @property
-    def backlog(self) -> int:
-        return self.live_by_status[AnalysisStatus.PENDING]
+from service.analyses.states import AnalysisStatus
 
 
 def overdue() -> ColumnElement[bool]:
     """A live analysis flagged overdue, or past its deadline and not yet flagged."""
     return or_(Analysis.overdue_since.is_not(None), Analysis.deadline_at < func.now())
-
-
-async def dashboard(session: AsyncSession) -> Dashboard:
-    """The gauges at the top of the analyses page (two small aggregate queries)."""
-    rows = await session.execute(
-        select(
-            Analysis.status,
-            func.count(),
-            func.count().filter(overdue()),
-            func.count().filter(Analysis.next_attempt_at <= func.now()),
-        )
-        .where(not_terminal())
-        .group_by(Analysis.status)
-    )
-    by_status = {str(s): 0 for s in AnalysisStatus if s not in TERMINAL}
-    late = due = 0
-    for status, count, overdue_count, due_count in rows.all():
-        by_status[str(status)] = int(count)
-        late += int(overdue_count)
-        due += int(due_count)
-    undelivered, given_up = (
-        await session.execute(
-            select(func.count(), func.count().filter(Webhook.gave_up_at.is_not(None))).where(
-                Webhook.delivered_at.is_(None)
-            )
-        )
-    ).one()
-    return Dashboard(by_status, late, due, int(undelivered) - int(given_up), int(given_up))
 
 
 async def page_of_analyses(

@@ -14,6 +14,7 @@ from service.analyses import queries as analysis_queries
 from service.analyses.flows import analyses as analysis_flows
 from service.analyses.flows import cancel as cancel_flows
 from service.analyses.lifecycle import utcnow
+from service.analyses.metrics import read_gauges
 from service.analyses.results import STORED, ResultBody
 from service.analyses.schemas import AnalysisCreate
 from service.analyses.states import TERMINAL, AnalysisStatus
@@ -25,6 +26,7 @@ from service.faces.flows import images as image_flows
 from service.faces.images import MAX_IMAGE_BYTES, ImageRefused, check_image
 from service.faces.schemas import FaceCreate, GalleryCreate
 from service.resources import Resources
+from service.search import views as search_views
 from service.settings import Settings
 from service.ui import queries
 from service.ui.auth import Operator
@@ -64,7 +66,7 @@ async def analyses_page(
     more = len(rows) > PAGE_SIZE
     now = utcnow()
     return {
-        "dashboard": await queries.dashboard(session),
+        "gauges": await read_gauges(session),
         "max_in_flight": settings.valossa_max_in_flight,
         "analyses": page,
         "statuses": [s.value for s in AnalysisStatus],
@@ -87,11 +89,19 @@ async def analyses_page(
 
 
 async def analysis_page(session: AsyncSession, analysis_id: uuid.UUID) -> dict[str, Any]:
-    """One analysis, its history, its stored results and its CMS notifications."""
+    """One analysis, its history, its stored results, its CMS notifications, and whether the
+    media page shows it (only a media's newest finished analysis is indexed)."""
     view = await analysis_flows.get_analysis(session, analysis_id)
     events = await analysis_flows.analysis_events(session, analysis_id)
+    indexed, unindexed_why = None, None
+    try:
+        indexed = await search_views.indexed_media(session, view.customer_media_id)
+    except NotFound as exc:
+        unindexed_why = exc.detail
     return {
         "analysis": view,
+        "indexed": indexed,
+        "unindexed_why": unindexed_why,
         "events": events.items,
         "webhooks": await queries.webhooks_of(session, analysis_id),
         "can_cancel": view.status not in TERMINAL,

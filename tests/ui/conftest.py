@@ -116,3 +116,27 @@ async def browser() -> AsyncIterator[Any]:
             yield launched
         finally:
             await launched.close()
+
+
+async def screenshot(page: Any, name: str) -> None:
+    """Save the whole page as test-artifacts/ui/<name>.png."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def signed_in(browser: Any, url: str, start: str = "/ui/analyses") -> Any:
+    """A browser page that signed in through the form and landed on `start`."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    page.set_default_timeout(15_000)
+
+    async def accept(dialog: Any) -> None:
+        await dialog.accept()
+
+    page.on("dialog", accept)
+    await page.goto(url + start)
+    assert "/ui/sign-in" in page.url
+    await page.fill("#token", "test-token")
+    await page.click("form[action='/ui/sign-in'] button[type=submit]")
+    await page.wait_for_url(f"**{start}")
+    return page

@@ -16,29 +16,7 @@ from service.db import SessionMaker
 from tests.support.emulator import EmulatorHandle
 from tests.support.factories import insert_analysis, insert_event, insert_finished_analysis
 from tests.support.images import face_png
-from tests.ui.conftest import ARTIFACTS, status_of
-
-
-async def _screenshot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-async def _signed_in(browser: Any, url: str, start: str = "/ui/analyses") -> Any:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    page = await context.new_page()
-    page.set_default_timeout(15_000)
-
-    async def accept(dialog: Any) -> None:
-        await dialog.accept()
-
-    page.on("dialog", accept)
-    await page.goto(url + start)
-    assert "/ui/sign-in" in page.url
-    await page.fill("#token", "test-token")
-    await page.click("form[action='/ui/sign-in'] button[type=submit]")
-    await page.wait_for_url(f"**{start}")
-    return page
+from tests.ui.conftest import screenshot, signed_in, status_of
 
 
 async def _some_analyses(sessionmaker: SessionMaker) -> Analysis:
@@ -86,7 +64,7 @@ async def test_sign_in_list_filter_and_open_an_analysis(
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     await page.goto(served_ui + "/ui/analyses")
-    await _screenshot(page, "sign-in")
+    await screenshot(page, "sign-in")
     await page.fill("#token", "not-a-token")
     await page.click("form[action='/ui/sign-in'] button[type=submit]")
     assert "That token is not accepted." in await page.inner_text("main")
@@ -97,7 +75,7 @@ async def test_sign_in_list_filter_and_open_an_analysis(
     assert await page.locator("#analyses tbody tr").count() == 4
     assert "2 / 20" in await page.inner_text("#gauge-slots")
     assert "1" in await page.inner_text("#gauge-overdue")
-    await _screenshot(page, "analyses")
+    await screenshot(page, "analyses")
 
     await page.select_option("select[name=status]", "pending")
     await page.click("form.filters button[type=submit]")
@@ -112,7 +90,7 @@ async def test_sign_in_list_filter_and_open_an_analysis(
     assert await page.inner_text("#job-id") == film.job_id
     assert await page.inner_text("#valossa-status") == "queued"
     assert "new_job accepted" in await page.inner_text("#events")
-    await _screenshot(page, "analysis")
+    await screenshot(page, "analysis")
     await context.close()
 
 
@@ -127,7 +105,7 @@ async def test_cancel_an_analysis(
         job_id=job_id,
         valossa_status="queued",
     )
-    page = await _signed_in(browser, served_ui, f"/ui/analyses/{analysis.id}")
+    page = await signed_in(browser, served_ui, f"/ui/analyses/{analysis.id}")
 
     await page.click("#cancel")
 
@@ -136,14 +114,14 @@ async def test_cancel_an_analysis(
     assert await status_of(sessionmaker, analysis.id) == "canceled"
     assert (await emulator.jobs_by_id())[job_id]["status"] == "canceled"
     assert await page.locator("#cancel").count() == 0
-    await _screenshot(page, "analysis-canceled")
+    await screenshot(page, "analysis-canceled")
 
 
 async def test_re_analyse_opens_the_new_analysis(
     browser: Any, served_ui: str, sessionmaker: SessionMaker
 ) -> None:
     analysis = await insert_finished_analysis(sessionmaker, customer_media_id="again-2")
-    page = await _signed_in(browser, served_ui, f"/ui/analyses/{analysis.id}")
+    page = await signed_in(browser, served_ui, f"/ui/analyses/{analysis.id}")
 
     await page.click("#reanalyse")
 
@@ -165,7 +143,7 @@ async def test_face_galleries_faces_and_images(
 ) -> None:
     image = tmp_path / "ada-front.png"
     image.write_bytes(face_png(320, 240))
-    page = await _signed_in(browser, served_ui, "/ui/face-galleries")
+    page = await signed_in(browser, served_ui, "/ui/face-galleries")
 
     await page.fill("#gallery-name", "Season 2 cast")
     await page.click("#new-gallery button[type=submit]")
@@ -184,18 +162,18 @@ async def test_face_galleries_faces_and_images(
     assert face_id is not None
     at_valossa = await emulator.valossa.list_face_images(face_id=face_id)
     assert len(at_valossa.face_images) == 1
-    await _screenshot(page, "gallery")
+    await screenshot(page, "gallery")
 
     await page.goto(served_ui + "/ui/face-galleries")
     assert "Season 2 cast" in await page.inner_text("#galleries")
-    await _screenshot(page, "galleries")
+    await screenshot(page, "galleries")
 
 
 async def test_a_form_without_the_sessions_csrf_token_is_refused(
     browser: Any, served_ui: str, sessionmaker: SessionMaker
 ) -> None:
     analysis = await insert_analysis(sessionmaker, customer_media_id="keep-me")
-    page = await _signed_in(browser, served_ui, f"/ui/analyses/{analysis.id}")
+    page = await signed_in(browser, served_ui, f"/ui/analyses/{analysis.id}")
     cookies = await page.context.cookies()
     session = next(c for c in cookies if c["name"] == "vi_session")
     assert session["httpOnly"] is True
@@ -208,5 +186,5 @@ async def test_a_form_without_the_sessions_csrf_token_is_refused(
     await page.click("#cancel")
 
     await page.wait_for_selector("text=Form refused")
-    await _screenshot(page, "csrf-refused")
+    await screenshot(page, "csrf-refused")
     assert await status_of(sessionmaker, analysis.id) == "pending"
