@@ -19,6 +19,8 @@ from service.valossa import (
     ValossaBadRequest,
     ValossaClient,
     ValossaNotFound,
+    ValossaRateLimited,
+    ValossaServerError,
     ValossaTransportError,
 )
 
@@ -86,12 +88,13 @@ async def cancel_at_valossa(valossa: ValossaClient, job_id: str) -> tuple[Cancel
         return CancelAnswer.GONE, "Valossa no longer has the job"
     except ValossaAuthError:
         raise
-    except ValossaApiError as exc:
-        # A status code Valossa does not document for cancel_job: it may have been accepted.
+    except (ValossaApiError, ValossaServerError, ValossaRateLimited) as exc:
+        # A code Valossa does not document for cancel_job, or a failure that outlasted the
+        # client's retries: the cancel may have taken effect all the same.
         return CancelAnswer.REQUESTED, f"Valossa answered {exc.status_code}"
     except ValossaTransportError as exc:
         if not exc.timed_out:
-            raise  # never reached Valossa
+            raise  # never reached Valossa: nothing happened there
         return CancelAnswer.REQUESTED, "Valossa did not answer in time"
     if reply.job_status == "canceled":
         return CancelAnswer.CANCELED, "canceled"

@@ -151,3 +151,65 @@ async def test_cancel_notifies_the_cms_when_it_has_a_webhook(
     async with sessionmaker() as session:
         hooks = (await session.scalars(select(Webhook))).all()
     assert [(h.analysis_id, h.payload["status"]) for h in hooks] == [(analysis.id, "canceled")]
+
+
+async def test_a_cancel_retried_after_a_lost_answer_is_a_success(
+    valossa_api: httpx.AsyncClient,
+    emulator: EmulatorHandle,
+    auth_headers: dict[str, str],
+    sessionmaker: SessionMaker,
+) -> None:
+    """The first cancel_job took effect but its answer was lost; the retry hears "current
+    state: canceled" as a refusal. That is the cancel having worked, not a 409."""
+    job_id = await emulator.new_job("media-1")
+    await emulator.valossa.cancel_job(job_id=job_id)  # the attempt whose answer was lost
+    analysis = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, job_id=job_id, valossa_status="queued"
+    )
+    response = await valossa_api.post(f"/v1/analyses/{analysis.id}/cancel", headers=auth_headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "canceled"
+
+
+async def test_a_cancel_answered_with_another_status_is_requested_not_final(
+    valossa_api: httpx.AsyncClient,
+    emulator: EmulatorHandle,
+    auth_headers: dict[str, str],
+    sessionmaker: SessionMaker,
+) -> None:
+    """Valossa documents only `{"job_status": "canceled"}`: any other answer is recorded as a
+    requested cancel (202) that the worker follows to the job's end."""
+    await emulator.configure(cancel_status="cancelling")
+    job_id = await emulator.new_job("media-1")
+    analysis = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, job_id=job_id, valossa_status="queued"
+    )
+    response = await valossa_api.post(f"/v1/analyses/{analysis.id}/cancel", headers=auth_headers)
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "submitted"
+    assert response.json()["cancel_requested_at"] is not None
+    async with sessionmaker() as session:
+        row = await session.get(Analysis, analysis.id)
+        assert row is not None
+        assert row.next_attempt_at is not None  # due now: the worker looks at once
+
+
+@pytest.mark.parametrize("code", [409, 500])
+async def test_a_cancel_answered_with_an_undocumented_code_is_requested(
+    valossa_api: httpx.AsyncClient,
+    emulator: EmulatorHandle,
+    auth_headers: dict[str, str],
+    sessionmaker: SessionMaker,
+    code: int,
+) -> None:
+    """A status code Valossa does not document for cancel_job (even after the client's retries)
+    may hide a cancel that took effect: never a 503 to the CMS for it, but a 202."""
+    await emulator.configure(cancel_refusal_code=code)
+    job_id = await emulator.new_job("media-1")
+    await emulator.force(job_id, "processing")
+    analysis = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, job_id=job_id, valossa_status="processing"
+    )
+    response = await valossa_api.post(f"/v1/analyses/{analysis.id}/cancel", headers=auth_headers)
+    assert response.status_code == 202, response.text
+    assert response.json()["cancel_requested_at"] is not None

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -41,10 +42,22 @@ async def media_url(media_dir: Path) -> AsyncIterator[str]:
         yield server.url
 
 
+#: Where Valossa's docs are silent, the emulator may behave otherwise than it does by default.
+#: Tests marked with this run under its default and under the other choices: list_jobs oldest
+#: first, and only the fields Valossa documents.
+UNDER_EACH_VALOSSA_BEHAVIOUR = pytest.mark.parametrize(
+    "emulator",
+    [{}, {"list_order": "oldest", "undocumented_fields": False}],
+    indirect=True,
+    ids=["default", "oldest-first-documented-only"],
+)
+
+
 @pytest.fixture
-async def emulator(tmp_path: Path) -> AsyncIterator[EmulatorHandle]:
-    """A fresh emulator: fast clock, no faults, our test key."""
-    async with running_emulator(tmp_path / "emulator", speed=200.0, seed=7) as handle:
+async def emulator(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EmulatorHandle]:
+    """A fresh emulator: fast clock, no faults, our test key (and a behaviour, when asked)."""
+    behaviour: dict[str, Any] = getattr(request, "param", {})
+    async with running_emulator(tmp_path / "emulator", speed=200.0, seed=7, **behaviour) as handle:
         yield handle
 
 

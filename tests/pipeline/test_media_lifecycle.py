@@ -53,6 +53,24 @@ async def test_cancel_before_valossa_finishes(
     assert again.status_code == 409
 
 
+async def test_an_unconfirmed_cancel_is_followed_to_the_jobs_end(
+    stack: Stack, emulator: EmulatorHandle, media_url: str
+) -> None:
+    """Valossa answers the cancel with a status it does not document ("cancelling"), and the
+    job later shows "error": the worker follows it, and the analysis ends canceled."""
+    await emulator.configure(speed=0.01, cancel_status="cancelling", cancel_final_status="error")
+    async with contextlib.AsyncExitStack() as workers:
+        await stack.start_worker(workers, "w1")
+        analysis_id = await _create(stack, "slow-cancel", media_url)
+        await wait_for_status(stack.api, analysis_id, {"submitted"})
+        response = await stack.api.post(f"/v1/analyses/{analysis_id}/cancel")
+        assert response.status_code == 202, response.text
+        await emulator.configure(speed=200.0)  # the job's final status arrives
+        done = await wait_for_status(stack.api, analysis_id, {"canceled", "failed", "finished"})
+    assert done["status"] == "canceled", done
+    assert done["valossa"]["status"] == "error"
+
+
 async def test_delete_removes_valossa_jobs_and_our_rows(
     stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:

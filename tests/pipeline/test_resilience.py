@@ -9,13 +9,14 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg.rows import dict_row
 from sqlalchemy.engine import make_url
 
 from service.analyses.lifecycle import Lifecycle
 from service.analyses.steps.leases import claim_backlog
 from service.resources import open_resources
-from tests.pipeline.conftest import Stack
+from tests.pipeline.conftest import UNDER_EACH_VALOSSA_BEHAVIOUR, Stack
 from tests.support.api import wait_for_status
 from tests.support.emulator import EmulatorHandle
 from tests.support.processes import environment, running_command
@@ -70,6 +71,7 @@ async def test_duplicate_callbacks_do_no_harm(
     assert len([e for e in finished_events if e["from_status"] != "finished"]) == 1
 
 
+@UNDER_EACH_VALOSSA_BEHAVIOUR
 async def test_crash_between_new_job_and_storing_its_id_submits_once(
     stack: Stack, emulator: EmulatorHandle, media_url: str, database_url: str
 ) -> None:
@@ -115,6 +117,7 @@ async def _row(libpq: str, analysis_id: str) -> dict[str, Any]:
     return row
 
 
+@UNDER_EACH_VALOSSA_BEHAVIOUR
 async def test_lost_response_on_new_job_submits_once(
     stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
@@ -201,6 +204,7 @@ async def test_in_flight_cap_holds_and_backlog_drains(
     assert stats["jobs_created"] == 3 * cap, stats
 
 
+@UNDER_EACH_VALOSSA_BEHAVIOUR
 async def test_valossa_storms_during_submission_and_polling(
     stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
@@ -215,3 +219,26 @@ async def test_valossa_storms_during_submission_and_polling(
             assert done["status"] == "finished", done
     per_media = await emulator.jobs_per_media()
     assert all(per_media[f"storm-{n}"] == 1 for n in range(5)), per_media
+
+
+@pytest.mark.parametrize(
+    "emulator", [{"list_order": "oldest", "undocumented_fields": False}], indirect=True
+)
+async def test_a_lost_answer_is_found_beyond_the_first_thousand_jobs(
+    stack: Stack, emulator: EmulatorHandle, media_url: str
+) -> None:
+    """1,000 older jobs and an oldest-first list: the first listing (n_jobs=1000) cannot show
+    the job whose answer was lost; the whole list does, and it is adopted, not submitted again."""
+    for n in range(1000):
+        await emulator.new_job(f"older-{n}")
+    await emulator.configure(lost_response_rate=1.0)
+    async with contextlib.AsyncExitStack() as workers:
+        await stack.start_worker(workers, "w1")
+        analysis_id = await _create(stack, "deep", media_url)
+        await eventually(lambda: emulator.jobs_of("deep"), within=60)
+        await emulator.configure(lost_response_rate=0.0)
+        done = await wait_for_status(stack.api, analysis_id, {"finished", "failed"}, 120)
+    assert done["status"] == "finished", done
+    assert len(await emulator.jobs_of("deep")) == 1
+    reasons = [e["reason"] or "" for e in await _events(stack, analysis_id)]
+    assert any("adopted" in reason for reason in reasons), reasons

@@ -68,7 +68,7 @@ async def check_status(ctx: StepContext, claim: Claim, analysis: Analysis) -> No
         locked.status_checked_at = now
         target = after_valossa_status(status.status)
         if locked.cancel_requested_at is not None:
-            target = _after_cancel_request(ctx, session, locked, target, cancel)
+            target = _after_cancel_request(ctx, session, locked, status.status, cancel)
         if target is AnalysisStatus.FETCHING_RESULTS:
             ctx.lifecycle.move(session, locked, target, reason="Valossa finished")
             release(locked, now, delay_s=0)
@@ -96,20 +96,27 @@ def _after_cancel_request(
     ctx: StepContext,
     session: AsyncSession,
     analysis: Analysis,
-    target: AnalysisStatus | None,
+    valossa_status: str,
     cancel: tuple[CancelAnswer, str] | None,
 ) -> AnalysisStatus | None:
-    """Where an analysis whose cancel is pending goes. A job that ended short of finishing was
-    canceled; a job that finished anyway keeps its results; a refused cancel is dropped."""
+    """Where an analysis whose cancel is pending goes: canceled once Valossa confirms it or the
+    job ends short of finishing (any way: Valossa documents no status for a canceled job); on
+    as before when Valossa refuses or has begun the analysis (the job runs to its end and its
+    results are kept); polled again while it is unclear."""
+    target = after_valossa_status(valossa_status)
     if cancel is not None and cancel[0] in (CancelAnswer.CANCELED, CancelAnswer.GONE):
         return AnalysisStatus.CANCELED
+    if target is not None:
+        return AnalysisStatus.CANCELED if target is not AnalysisStatus.FETCHING_RESULTS else target
     if cancel is not None and cancel[0] is CancelAnswer.REFUSED:
-        analysis.cancel_requested_at = None
-        ctx.lifecycle.note(session, analysis, f"Valossa refused the cancel: {cancel[1]}")
-        return target
-    if target is None or target is AnalysisStatus.FETCHING_RESULTS:
-        return target
-    return AnalysisStatus.CANCELED
+        why = f"Valossa refused the cancel: {cancel[1]}"
+    elif valossa_status in VALOSSA_RUNNING - VALOSSA_WAITING:
+        why = f"Valossa began the analysis ({valossa_status}) before the cancel took effect"
+    else:
+        return None  # waiting still, or a status we do not know: ask and look again
+    analysis.cancel_requested_at = None
+    ctx.lifecycle.note(session, analysis, f"{why}; it runs to its end")
+    return None
 
 
 def _record_status(analysis: Analysis, status: JobStatus) -> None:
