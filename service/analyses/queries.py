@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from service.analyses.models import Analysis, AnalysisEvent, StoredResult
 from service.analyses.states import AnalysisStatus
@@ -74,6 +76,78 @@ async def page_of_analyses(
         query = query.where(tuple_(Analysis.created_at, Analysis.id) < tuple_(*before))
     query = query.order_by(Analysis.created_at.desc(), Analysis.id.desc()).limit(limit)
     return list(await session.scalars(query))
+
+
+async def analysis_with_results(
+    session: AsyncSession, analysis_id: uuid.UUID
+) -> tuple[Analysis, list[StoredResult]] | None:
+    """One analysis and its stored-result records, in one query."""
+    rows = (
+        await session.execute(
+            select(Analysis, StoredResult)
+            .outerjoin(StoredResult, StoredResult.analysis_id == Analysis.id)
+            .where(Analysis.id == analysis_id)
+            .order_by(StoredResult.result_type)
+        )
+    ).all()
+    if not rows:
+        return None
+    return rows[0][0], [record for _, record in rows if record is not None]
+
+
+@dataclass(frozen=True)
+class MediaState:
+    """What a media's resource is made of, read in one query."""
+
+    latest: Analysis
+    latest_results: list[StoredResult]
+    current_id: uuid.UUID | None
+    current_stored_types: set[str]
+    analyses_count: int
+
+
+async def media_state(session: AsyncSession, customer_media_id: str) -> MediaState | None:
+    """The media's newest analysis with its results, its newest finished analysis's stored
+    types, and how many analyses it has: one query (None if the media is unknown)."""
+    of_media = Analysis.customer_media_id == customer_media_id
+    newest = (Analysis.created_at.desc(), Analysis.id.desc())
+    latest = aliased(
+        Analysis, select(Analysis).where(of_media).order_by(*newest).limit(1).subquery()
+    )
+    current_id = (
+        select(Analysis.id)
+        .where(of_media, Analysis.status == AnalysisStatus.FINISHED)
+        .order_by(*newest)
+        .limit(1)
+        .scalar_subquery()
+    )
+    count = select(func.count()).select_from(Analysis).where(of_media).scalar_subquery()
+    rows = (
+        await session.execute(
+            select(latest, current_id.label("current_id"), count.label("count"), StoredResult)
+            .outerjoin(
+                StoredResult,
+                or_(
+                    StoredResult.analysis_id == latest.id,
+                    StoredResult.analysis_id == current_id,
+                ),
+            )
+            .order_by(StoredResult.result_type)
+        )
+    ).all()
+    if not rows:
+        return None
+    analysis, current, analyses_count = rows[0][0], rows[0][1], rows[0][2]
+    records = [row[3] for row in rows if row[3] is not None]
+    return MediaState(
+        latest=analysis,
+        latest_results=[r for r in records if r.analysis_id == analysis.id],
+        current_id=current,
+        current_stored_types={
+            r.result_type for r in records if r.analysis_id == current and r.state == "stored"
+        },
+        analyses_count=int(analyses_count),
+    )
 
 
 async def latest_of_media(

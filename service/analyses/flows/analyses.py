@@ -133,8 +133,11 @@ async def find_analysis(
 
 
 async def get_analysis(session: AsyncSession, analysis_id: uuid.UUID) -> AnalysisView:
-    """One analysis resource."""
-    return await view_of(session, await find_analysis(session, analysis_id))
+    """One analysis resource (one query)."""
+    found = await queries.analysis_with_results(session, analysis_id)
+    if found is None:
+        raise NotFound(f"no analysis with id {analysis_id}")
+    return AnalysisView.build(*found, now=utcnow())
 
 
 async def analysis_events(session: AsyncSession, analysis_id: uuid.UUID) -> EventList:

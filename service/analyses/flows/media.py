@@ -12,10 +12,10 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses import queries
-from service.analyses.flows.analyses import view_of
+from service.analyses.lifecycle import utcnow
 from service.analyses.models import Analysis
-from service.analyses.results import ABSENT, STORED, ResultBody
-from service.analyses.schemas import MediaView
+from service.analyses.results import ABSENT, ResultBody
+from service.analyses.schemas import AnalysisView, MediaView
 from service.analyses.states import AnalysisStatus
 from service.analyses.valossa_jobs import is_ours, list_every_job
 from service.errors import Conflict, NotFound, Unavailable
@@ -26,24 +26,16 @@ log = logging.getLogger(__name__)
 
 async def media_view(session: AsyncSession, customer_media_id: str) -> MediaView:
     """The media's latest analysis, its status, and what its current metadata holds."""
-    latest = await queries.latest_of_media(session, customer_media_id)
-    if latest is None:
+    state = await queries.media_state(session, customer_media_id)
+    if state is None:
         raise NotFound(f"no analysis for customer_media_id {customer_media_id!r}")
-    current = await queries.latest_of_media(
-        session, customer_media_id, status=AnalysisStatus.FINISHED
-    )
-    stored: list[str] = []
-    if current is not None:
-        records = (await queries.results_of(session, [current.id])).get(current.id, [])
-        kept = {r.result_type for r in records if r.state == STORED}
-        stored = [t.value for t in ResultType if t.value in kept]
     return MediaView(
         customer_media_id=customer_media_id,
-        status=AnalysisStatus(latest.status),
-        latest_analysis=await view_of(session, latest),
-        current_analysis_id=current.id if current is not None else None,
-        result_types=stored,
-        analyses_count=await queries.count_of_media(session, customer_media_id),
+        status=state.latest.status,
+        latest_analysis=AnalysisView.build(state.latest, state.latest_results, now=utcnow()),
+        current_analysis_id=state.current_id,
+        result_types=[t.value for t in ResultType if t.value in state.current_stored_types],
+        analyses_count=state.analyses_count,
     )
 
 
