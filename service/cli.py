@@ -1,5 +1,5 @@
 """The `valossa-ingest` command: serve, worker, migrate, reindex, search, faces, emulator, dev,
-openapi."""
+openapi, webhook-secret."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 
 from service.logs import configure_logging
@@ -38,9 +39,24 @@ def _production_settings(*required: str) -> Settings:
         settings = load_settings()
         settings.require("database_url", *required)
         asyncio.run(check_database(settings))
+    except ValidationError as exc:
+        raise _fail(_one_line(exc)) from None
     except (SettingsError, DatabaseUnreachable, ValueError) as exc:
         raise _fail(str(exc)) from None
     return settings
+
+
+def _one_line(exc: ValidationError) -> str:
+    """Every wrong setting on one line, by its variable (pydantic never prints secrets' values
+    here: `input` is left out)."""
+    problems = []
+    for error in exc.errors():
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        location = ".".join(str(part) for part in error.get("loc", ())).upper()
+        problems.append(
+            message if not location or location in message else f"{location}: {message}"
+        )
+    return "invalid settings: " + "; ".join(problems)
 
 
 @app.command()
@@ -126,6 +142,18 @@ def search(
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(exc.exit_code) from None
     print_results(page, query)
+
+
+@app.command("webhook-secret")
+def webhook_secret() -> None:
+    """Print a new CMS_WEBHOOK_SECRET (`whsec_` + base64 of 32 random bytes).
+
+    To rotate: give the CMS the new secret, set CMS_WEBHOOK_SECRET="<new>,<old>" (every
+    delivery is then signed with both), and drop the old one once the CMS verifies with the new.
+    """
+    from service.webhooks.signing import new_secret
+
+    typer.echo(new_secret())
 
 
 @app.command()

@@ -39,10 +39,11 @@ from service.analyses.steps.leases import (
 from service.analyses.steps.outcomes import retry_later
 from service.analyses.steps.reconcile import check_status, fetch_results
 from service.analyses.steps.submission import submit, upload_source
-from service.analyses.steps.webhooks import deliver_due_webhooks
 from service.resources import Resources, open_resources
 from service.search.indexing import index_backlog
 from service.settings import Settings
+from service.webhooks.dispatcher import Dispatcher
+from service.webhooks.models import DUE_CHANNEL as WEBHOOK_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,14 @@ class Worker:
         self.concurrency = concurrency
         self._wake = asyncio.Event()
         self._steps: set[asyncio.Task[None]] = set()
-        self._delivery: asyncio.Task[None] | None = None
+        self._deliveries = Dispatcher(
+            settings=resources.settings,
+            sessionmaker=resources.sessionmaker,
+            http=resources.http,
+            metrics=resources.delivery_metrics,
+            worker=self.ctx.worker,
+            on_done=self.wake,
+        )
         self._indexing: asyncio.Task[int] | None = None
 
     @property
@@ -112,9 +120,13 @@ class Worker:
             await _first_of(self._wake.wait(), stop.wait())
 
     async def look_for_work(self) -> int:
-        """One round: flag overdue analyses, claim due work for the free slots, start it;
-        start a webhook delivery round if none runs. Returns how many steps were started."""
+        """One round: send due webhooks (first: the CMS waits on them), flag overdue analyses,
+        claim due work for the free slots, start it. Returns how many steps were started."""
         ctx = self.ctx
+        try:
+            await self._deliveries.dispatch()
+        except Exception:
+            log.exception("claiming webhook deliveries failed; trying again at the next wake-up")
         async with ctx.transaction() as session:
             await flag_overdue(session, ctx.lifecycle)
         free = self.concurrency - len(self._steps)
@@ -141,8 +153,6 @@ class Worker:
             task = asyncio.create_task(self._run_step(claim, analysis))
             self._steps.add(task)
             task.add_done_callback(self._steps.discard)
-        if ctx.settings.cms_webhook_url and (self._delivery is None or self._delivery.done()):
-            self._delivery = asyncio.create_task(self._deliver_webhooks())
         if self._indexing is None or self._indexing.done():
             # Finished analyses wait in the search backlog (queued by a trigger); index them.
             self._indexing = asyncio.create_task(index_backlog(ctx.sessionmaker))
@@ -162,12 +172,6 @@ class Worker:
         finally:
             # Work is often due again at once (results after "finished"): look now.
             self.wake()
-
-    async def _deliver_webhooks(self) -> None:
-        try:
-            await deliver_due_webhooks(self.ctx.sessionmaker, self.ctx.http, self.ctx.settings)
-        except Exception:
-            log.exception("webhook delivery failed; the next round tries again")
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -199,7 +203,8 @@ class Worker:
     async def _drain(self) -> None:
         """Let the steps under way finish (each ends by releasing its claim), within a bound."""
         pending: set[asyncio.Task[Any]] = set(self._steps)
-        pending |= {task for task in (self._delivery, self._indexing) if task is not None}
+        pending |= self._deliveries.tasks
+        pending |= {task for task in (self._indexing,) if task is not None}
         if pending:
             log.info("waiting for %d step(s) to finish", len(pending))
             _, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
@@ -217,6 +222,8 @@ class Worker:
             try:
                 async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {DUE_CHANNEL}")
+                    # A webhook row written (an analysis ended, a replay): deliver it now.
+                    await conn.execute(f"LISTEN {WEBHOOK_CHANNEL}")
                     async for _ in conn.notifies():
                         self.wake()
             except asyncio.CancelledError:

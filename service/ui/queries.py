@@ -13,8 +13,10 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.analyses.models import Analysis, Webhook, not_terminal
+from service.analyses.models import Analysis, not_terminal
 from service.analyses.states import HOLDS_SLOT, TERMINAL, AnalysisStatus
+from service.webhooks import queries as webhook_queries
+from service.webhooks.models import Webhook
 
 
 @dataclass(frozen=True)
@@ -59,14 +61,8 @@ async def dashboard(session: AsyncSession) -> Dashboard:
         by_status[str(status)] = int(count)
         late += int(overdue_count)
         due += int(due_count)
-    undelivered, given_up = (
-        await session.execute(
-            select(func.count(), func.count().filter(Webhook.gave_up_at.is_not(None))).where(
-                Webhook.delivered_at.is_(None)
-            )
-        )
-    ).one()
-    return Dashboard(by_status, late, due, int(undelivered) - int(given_up), int(given_up))
+    pending, failed = await webhook_queries.backlog(session)
+    return Dashboard(by_status, late, due, pending, failed)
 
 
 async def page_of_analyses(

@@ -10,10 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from service.analyses.models import Analysis, Webhook
+from service.analyses.models import Analysis
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
 from service.settings import Settings
+from service.webhooks.models import DeliveryStatus, Webhook
 from tests.support.api import api_client
 from tests.support.factories import insert_analysis, insert_event, insert_finished_analysis
 from tests.ui.conftest import csrf_of, sign_in, status_of
@@ -221,6 +222,7 @@ async def test_one_analysis_with_history_results_and_download(
                 payload={},
                 attempts=2,
                 last_error="HTTP 502",
+                status=DeliveryStatus.DELIVERED,
                 delivered_at=datetime.now(UTC),
             )
         )
