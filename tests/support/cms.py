@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,11 +18,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from service.process.serving import serve_in_background
-from service.webhooks.signing import new_secret
 
-#: Two secrets in the Standard Webhooks form, made once for the tests.
-SECRET = new_secret()
-OLD_SECRET = new_secret()
+
+def _secret(label: str) -> str:
+    # Fixed (the same in every xdist worker, so parametrized ids agree), 32 bytes like real ones.
+    return "whsec_" + base64.b64encode(hashlib.sha256(label.encode()).digest()).decode()
+
+
+#: Two secrets in the Standard Webhooks form.
+SECRET = _secret("test webhook secret")
+OLD_SECRET = _secret("old test webhook secret")
 
 
 @dataclass

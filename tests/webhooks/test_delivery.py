@@ -4,7 +4,6 @@ independent of each other (a slow CMS answer holds only its own delivery)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -92,7 +91,9 @@ async def test_failed_attempts_keep_their_id_are_logged_and_give_up(
     for got in receiver.received:
         got.verify(SECRET)  # every retry is signed afresh (its own timestamp)
     attempts = await _attempts(sessionmaker, webhook.id)
-    assert [(a.status_code, a.error, a.delivered) for a in attempts] == [(503, "HTTP 503", False)] * 3
+    assert [(a.status_code, a.error, a.delivered) for a in attempts] == [
+        (503, "HTTP 503", False)
+    ] * 3
     assert [a.next_attempt_at is not None for a in attempts] == [True, True, False]
     host = url.split("/")[2]
     retries = [r.getMessage() for r in caplog.records if "next attempt at" in r.getMessage()]
