@@ -4,6 +4,8 @@ The loop waits for a reason to look: a NOTIFY (a callback, a new analysis), a st
 finished, the interval (APScheduler is only this timer), or stop. Then it claims what is due,
 up to its free step slots, and starts the steps. Every replica runs the same loop; Postgres
 decides who does what (steps/leases.py), so the scheduler's own job store is never shared.
+CMS webhooks are sent beside it by a loop of their own (service/webhooks/dispatcher.py), woken
+by the NOTIFY of a written webhook, a finished delivery, or the same wake-ups as the loop.
 """
 
 from __future__ import annotations
@@ -90,6 +92,9 @@ class Worker:
         self.ctx = step_context(resources, name or worker_name())
         self.concurrency = concurrency
         self._wake = asyncio.Event()
+        #: Deliveries have their own wake-up: a written webhook need not wait for a round of
+        #: analysis claims, nor a round for a webhook.
+        self._deliveries_due = asyncio.Event()
         self._steps: set[asyncio.Task[None]] = set()
         self._deliveries = Dispatcher(
             settings=resources.settings,
@@ -97,7 +102,7 @@ class Worker:
             http=resources.http,
             metrics=resources.delivery_metrics,
             worker=self.ctx.worker,
-            on_done=self.wake,
+            on_done=self._deliveries_due.set,
         )
         self._indexing: asyncio.Task[int] | None = None
 
@@ -108,6 +113,7 @@ class Worker:
     def wake(self) -> None:
         """Look for work at once (a NOTIFY, a finished step, the interval)."""
         self._wake.set()
+        self._deliveries_due.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Look for work whenever woken, until `stop` is set."""
@@ -120,13 +126,9 @@ class Worker:
             await _first_of(self._wake.wait(), stop.wait())
 
     async def look_for_work(self) -> int:
-        """One round: send due webhooks (first: the CMS waits on them), flag overdue analyses,
-        claim due work for the free slots, start it. Returns how many steps were started."""
+        """One round: flag overdue analyses, claim due work for the free slots, start it.
+        Returns how many steps were started."""
         ctx = self.ctx
-        try:
-            await self._deliveries.dispatch()
-        except Exception:
-            log.exception("claiming webhook deliveries failed; trying again at the next wake-up")
         async with ctx.transaction() as session:
             await flag_overdue(session, ctx.lifecycle)
         free = self.concurrency - len(self._steps)
@@ -173,6 +175,17 @@ class Worker:
             # Work is often due again at once (results after "finished"): look now.
             self.wake()
 
+    async def _deliver(self, stop: asyncio.Event) -> None:
+        """Send due webhooks whenever woken (a written webhook, a finished delivery, the
+        interval), until `stop` is set."""
+        while not stop.is_set():
+            self._deliveries_due.clear()
+            try:
+                await self._deliveries.dispatch()
+            except Exception:
+                log.exception("claiming webhook deliveries failed; trying again when woken")
+            await _first_of(self._deliveries_due.wait(), stop.wait())
+
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
         """Run the loop, its interval timer and its LISTEN connection while the block runs."""
@@ -189,11 +202,13 @@ class Worker:
         scheduler.start()
         listener = asyncio.create_task(self._listen())
         loop = asyncio.create_task(self.run(stop))
+        deliveries = asyncio.create_task(self._deliver(stop))
         try:
             yield
         finally:
             stop.set()
             await loop
+            await deliveries
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
@@ -224,8 +239,11 @@ class Worker:
                     await conn.execute(f"LISTEN {DUE_CHANNEL}")
                     # A webhook row written (an analysis ended, a replay): deliver it now.
                     await conn.execute(f"LISTEN {WEBHOOK_CHANNEL}")
-                    async for _ in conn.notifies():
-                        self.wake()
+                    async for notify in conn.notifies():
+                        if notify.channel == WEBHOOK_CHANNEL:
+                            self._deliveries_due.set()
+                        else:
+                            self.wake()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -51,9 +51,9 @@ async def replay(session: AsyncSession, settings: Settings, webhook_id: uuid.UUI
     """Send a delivery again now (same webhook-id, a fresh retry schedule), whatever its
     status; 409 while it is being sent or while the endpoint cannot receive it."""
     url = _configured(settings)
+    webhook = await _find(session, webhook_id, for_update=True)
     if await endpoint.is_disabled(session, url):
         raise Conflict("the webhook endpoint is disabled; POST /v1/webhooks/enable first")
-    webhook = await _find(session, webhook_id, for_update=True)
     if await queries.is_being_sent(session, webhook):
         raise Conflict("this delivery is being sent right now; look at it again in a moment")
     queries.requeue(webhook)
