@@ -136,7 +136,8 @@ class Dispatcher:
         """Metrics and a log line for every failed attempt (with when it is tried next)."""
         if recorded.status is DeliveryStatus.DELIVERED:
             self.metrics.attempts.labels(outcome="delivered").inc()
-            self.metrics.latency.observe(recorded.age_s)
+            if webhook.attempts == webhook.tries:  # never replayed: its age is its latency
+                self.metrics.latency.observe(recorded.age_s)
         elif recorded.status is DeliveryStatus.FAILED:
             self.metrics.attempts.labels(outcome="failed").inc()
             log.error(

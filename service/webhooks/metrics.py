@@ -30,7 +30,7 @@ class DeliveryMetrics:
         )
         self.latency = Histogram(
             "valossa_ingest_webhook_delivery_latency_seconds",
-            "From the webhook written (the analysis ended, or a replay) to the CMS's 2xx.",
+            "From the webhook written (the analysis ended) to the CMS's 2xx; replays not counted.",
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
