@@ -51,9 +51,10 @@ SELECT gen_random_uuid(), 'media-' || (n % 40000),
             WHEN n % 1000 >= 990 THEN now() + interval '1 hour' END,
        now() - n * interval '1 minute', now(), now()
 FROM generate_series(1, :count) AS n;
-INSERT INTO webhooks (id, analysis_id, event_type, payload, attempts, delivered_at)
+INSERT INTO webhooks (id, analysis_id, event_type, payload, attempts, status, delivered_at)
 SELECT gen_random_uuid(), id, 'analysis.finished', '{}'::jsonb, 1,
-       CASE WHEN random() < 0.999 THEN now() END
+       CASE WHEN abs(hashtext(id::text)) % 1000 <> 0 THEN 'delivered' ELSE 'pending' END,
+       CASE WHEN abs(hashtext(id::text)) % 1000 <> 0 THEN now() END
 FROM analyses WHERE status = 'finished';
 ANALYZE analyses; ANALYZE webhooks;
 """
@@ -62,8 +63,8 @@ _NAIVE_COUNTS = """
 SELECT status, count(*) FROM analyses GROUP BY status;
 """
 _NAIVE_WEBHOOKS = (
-    "SELECT count(*) FILTER (WHERE delivered_at IS NULL), "
-    "count(*) FILTER (WHERE gave_up_at IS NOT NULL) FROM webhooks"
+    "SELECT count(*) FILTER (WHERE status = 'pending'), "
+    "count(*) FILTER (WHERE status = 'failed') FROM webhooks"
 )
 
 
@@ -144,10 +145,7 @@ async def _plans(engine: AsyncEngine, deep: tuple[datetime, uuid.UUID]) -> dict[
         "overdue": "SELECT id FROM analyses WHERE status NOT IN ('finished', 'failed', 'canceled') "
         "AND (overdue_since IS NOT NULL OR deadline_at < now()) "
         "ORDER BY created_at DESC, id DESC LIMIT 51",
-        "webhooks_pending": "SELECT count(*) FROM webhooks "
-        "WHERE delivered_at IS NULL AND gave_up_at IS NULL",
-        "webhooks_given_up": "SELECT count(*) FROM webhooks "
-        "WHERE delivered_at IS NULL AND gave_up_at IS NOT NULL",
+        "webhook_backlog": "SELECT count(*) FROM webhooks WHERE status IN ('pending', 'failed')",
     }
     plans = {}
     async with engine.connect() as connection:

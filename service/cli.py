@@ -1,5 +1,5 @@
 """The `valossa-ingest` command: serve, worker, migrate, reindex, search, faces, emulator, dev,
-openapi."""
+openapi, webhook-secret."""
 
 from __future__ import annotations
 
@@ -142,6 +142,18 @@ def search(
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(exc.exit_code) from None
     print_results(page, query)
+
+
+@app.command("webhook-secret")
+def webhook_secret() -> None:
+    """Print a new CMS_WEBHOOK_SECRET (`whsec_` + base64 of 32 random bytes).
+
+    To rotate: give the CMS the new secret, set CMS_WEBHOOK_SECRET="<new>,<old>" (every
+    delivery is then signed with both), and drop the old one once the CMS verifies with the new.
+    """
+    from service.webhooks.signing import new_secret
+
+    typer.echo(new_secret())
 
 
 @app.command()

@@ -104,7 +104,7 @@ def _details(formatter: logging.Formatter, record: logging.LogRecord) -> str:
 
 def secret_values(settings: Settings) -> list[str]:
     """Every secret the settings hold, as plain strings (for redaction only)."""
-    values = list(settings.api_tokens)
+    values = list(settings.api_tokens) + settings.webhook_secrets
     for secret in (settings.valossa_api_key, settings.callback_signing_secret):
         if secret is not None:
             values.append(secret.get_secret_value())

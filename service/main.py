@@ -7,7 +7,18 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from service.api import analyses, callbacks, faces, health, media, media_views, metrics, search, ui
+from service.api import (
+    analyses,
+    callbacks,
+    faces,
+    health,
+    media,
+    media_views,
+    metrics,
+    search,
+    ui,
+    webhooks,
+)
 from service.api.auth import CmsAuthentication
 from service.api.faces import IMAGE_UPLOAD_MAX_BODY
 from service.api.limits import RequestBodyGuard
@@ -65,6 +76,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(search.router)
     app.include_router(callbacks.router)
     app.include_router(faces.router)
+    app.include_router(webhooks.router)
+    app.webhooks.include_router(webhooks.notifications)
     ui.install(app)
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     return app

@@ -1,6 +1,6 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
-from service.analyses.models import Analysis, AnalysisEvent, ResultChunk, StoredResult, Webhook
+from service.analyses.models import Analysis, AnalysisEvent, ResultChunk, StoredResult
 from service.db import Base
 from service.faces.models import Face, FaceGallery, FaceImage
 from service.search.models import (
@@ -13,6 +13,7 @@ from service.search.models import (
     SearchSpeech,
     SearchSpeechTerm,
 )
+from service.webhooks.models import Webhook, WebhookAttempt, WebhookEndpoint
 
 __all__ = [
     "Analysis",
@@ -32,4 +33,6 @@ __all__ = [
     "SearchSpeechTerm",
     "StoredResult",
     "Webhook",
+    "WebhookAttempt",
+    "WebhookEndpoint",
 ]

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.analyses.tokens import CallbackTokens
@@ -14,6 +15,7 @@ from service.db import SessionMaker, make_engine, make_sessionmaker
 from service.migrate import head_revisions
 from service.settings import Settings, SettingsError
 from service.valossa import RetryPolicy, ValossaClient, make_http_client
+from service.webhooks.metrics import DeliveryMetrics
 
 #: In-call retries stay short: the worker's own per-analysis backoff handles long outages.
 WORKER_RETRY = RetryPolicy(max_attempts=3, base_delay=0.2, max_delay=2.0, max_total=10.0)
@@ -31,6 +33,9 @@ class Resources:
     #: For our own outbound calls (CMS webhooks, fetching upload sources); not Valossa's pool.
     http: httpx.AsyncClient
     tokens: CallbackTokens
+    #: This process's own metrics (counters, histograms), served with the database's gauges.
+    registry: CollectorRegistry
+    delivery_metrics: DeliveryMetrics
 
 
 @contextlib.asynccontextmanager
@@ -50,6 +55,7 @@ async def open_resources(
     http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=False)
     api_key = settings.valossa_api_key or ""
     secret = settings.callback_signing_secret
+    registry = CollectorRegistry()
     try:
         yield Resources(
             settings=settings,
@@ -64,6 +70,8 @@ async def open_resources(
             ),
             http=http,
             tokens=CallbackTokens(secret.get_secret_value() if secret else ""),
+            registry=registry,
+            delivery_metrics=DeliveryMetrics(registry),
         )
     finally:
         await valossa_http.aclose()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+import httpx
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.urls import mask_password, normalize_database_url
+from service.webhooks.signing import parse_secrets
 
 DEFAULT_VALOSSA_BASE_URL = "https://api.valossa.com"
 
@@ -30,7 +32,7 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8080"
     #: Comma-separated bearer tokens accepted from CMS clients.
     ingest_api_tokens: SecretStr = SecretStr("")
-    #: Key for callback-URL tokens and outbound webhook signatures.
+    #: Key of the callback-URL tokens and the search cursors (never of CMS webhooks).
     callback_signing_secret: SecretStr | None = None
 
     #: At most this many analyses submitted to Valossa and unfinished at once (per API key).
@@ -56,6 +58,17 @@ class Settings(BaseSettings):
 
     #: Where the CMS is told that an analysis ended (Standard Webhooks); unset disables webhooks.
     cms_webhook_url: str | None = None
+    #: Standard Webhooks secret(s) that sign CMS webhooks: `whsec_` + base64; several
+    #: (comma- or space-separated) while the CMS rotates, every one signing each delivery.
+    cms_webhook_secret: SecretStr | None = None
+    #: The CMS endpoint is disabled after failing this long without a single success (5 days).
+    webhook_disable_after_s: float = Field(default=5 * 86400.0, gt=0)
+    #: Total time limit of one delivery attempt (connect, send, answer), whatever the CMS does.
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    #: Deliveries one worker sends at once; a slow CMS holds one of them, not the others.
+    webhook_concurrency: int = Field(default=8, ge=1, le=100)
+    #: Seconds to wait after each failed attempt; when they run out the delivery has failed.
+    webhook_retry_schedule_s: str = "5,300,1800,7200,18000,36000,36000"
     #: Sources we fetch ourselves may point at private/loopback addresses only when this is true.
     allow_private_source_urls: bool = False
 
@@ -87,6 +100,44 @@ class Settings(BaseSettings):
             return None
         return normalize_database_url(raw)
 
+    @field_validator("cms_webhook_url", mode="before")
+    @classmethod
+    def _check_webhook_url(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        try:
+            url = httpx.URL(value.strip())
+        except httpx.InvalidURL:
+            raise ValueError("CMS_WEBHOOK_URL is not a valid URL") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("CMS_WEBHOOK_URL must be an absolute http:// or https:// URL")
+        return str(url)
+
+    @field_validator("cms_webhook_secret", mode="after")
+    @classmethod
+    def _check_webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_secrets(value.get_secret_value())
+        return value
+
+    @field_validator("webhook_retry_schedule_s", mode="after")
+    @classmethod
+    def _check_retry_schedule(cls, value: str) -> str:
+        _delays(value)
+        return value
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> Settings:
+        if self.cms_webhook_url and self.cms_webhook_secret is None:
+            raise ValueError(
+                "CMS_WEBHOOK_URL is set but CMS_WEBHOOK_SECRET is not "
+                "(make one with `valossa-ingest webhook-secret`)"
+            )
+        return self
+
     @model_validator(mode="after")
     def _lease_outlives_a_valossa_call(self) -> Settings:
         # A claim that expires during a slow new_job would let a second worker submit again.
@@ -101,6 +152,18 @@ class Settings(BaseSettings):
         """The CMS bearer tokens, without empty entries."""
         raw = self.ingest_api_tokens.get_secret_value()
         return [token.strip() for token in raw.split(",") if token.strip()]
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """The CMS webhook secrets, newest first (empty when unset)."""
+        if self.cms_webhook_secret is None:
+            return []
+        return parse_secrets(self.cms_webhook_secret.get_secret_value())
+
+    @property
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        """WEBHOOK_RETRY_SCHEDULE_S as seconds."""
+        return _delays(self.webhook_retry_schedule_s)
 
     @property
     def database_url_masked(self) -> str:
@@ -120,6 +183,18 @@ class Settings(BaseSettings):
                 missing.append(name.upper())
         if missing:
             raise SettingsError(f"missing required setting(s): {', '.join(missing)}")
+
+
+def _delays(raw: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(part) for part in raw.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise ValueError(
+            "WEBHOOK_RETRY_SCHEDULE_S must be comma-separated seconds, e.g. 5,300,1800"
+        ) from None
+    if any(delay < 0 for delay in delays) or len(delays) > 50:
+        raise ValueError("WEBHOOK_RETRY_SCHEDULE_S must list at most 50 delays, none negative")
+    return delays
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -4,6 +4,8 @@ The loop waits for a reason to look: a NOTIFY (a callback, a new analysis), a st
 finished, the interval (APScheduler is only this timer), or stop. Then it claims what is due,
 up to its free step slots, and starts the steps. Every replica runs the same loop; Postgres
 decides who does what (steps/leases.py), so the scheduler's own job store is never shared.
+CMS webhooks are sent beside it by a loop of their own (service/webhooks/dispatcher.py), woken
+by the NOTIFY of a written webhook, a finished delivery, or the same wake-ups as the loop.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ from service.analyses.steps.leases import (
 from service.analyses.steps.outcomes import retry_later
 from service.analyses.steps.reconcile import check_status, fetch_results
 from service.analyses.steps.submission import submit, upload_source
-from service.analyses.steps.webhooks import deliver_due_webhooks
 from service.resources import Resources, open_resources
 from service.search.indexing import index_backlog
 from service.settings import Settings
+from service.webhooks.dispatcher import Dispatcher
+from service.webhooks.models import DUE_CHANNEL as WEBHOOK_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +92,18 @@ class Worker:
         self.ctx = step_context(resources, name or worker_name())
         self.concurrency = concurrency
         self._wake = asyncio.Event()
+        #: Deliveries have their own wake-up: a written webhook need not wait for a round of
+        #: analysis claims, nor a round for a webhook.
+        self._deliveries_due = asyncio.Event()
         self._steps: set[asyncio.Task[None]] = set()
-        self._delivery: asyncio.Task[None] | None = None
+        self._deliveries = Dispatcher(
+            settings=resources.settings,
+            sessionmaker=resources.sessionmaker,
+            http=resources.http,
+            metrics=resources.delivery_metrics,
+            worker=self.ctx.worker,
+            on_done=self._deliveries_due.set,
+        )
         self._indexing: asyncio.Task[int] | None = None
 
     @property
@@ -100,6 +113,7 @@ class Worker:
     def wake(self) -> None:
         """Look for work at once (a NOTIFY, a finished step, the interval)."""
         self._wake.set()
+        self._deliveries_due.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Look for work whenever woken, until `stop` is set."""
@@ -112,8 +126,8 @@ class Worker:
             await _first_of(self._wake.wait(), stop.wait())
 
     async def look_for_work(self) -> int:
-        """One round: flag overdue analyses, claim due work for the free slots, start it;
-        start a webhook delivery round if none runs. Returns how many steps were started."""
+        """One round: flag overdue analyses, claim due work for the free slots, start it.
+        Returns how many steps were started."""
         ctx = self.ctx
         async with ctx.transaction() as session:
             await flag_overdue(session, ctx.lifecycle)
@@ -141,8 +155,6 @@ class Worker:
             task = asyncio.create_task(self._run_step(claim, analysis))
             self._steps.add(task)
             task.add_done_callback(self._steps.discard)
-        if ctx.settings.cms_webhook_url and (self._delivery is None or self._delivery.done()):
-            self._delivery = asyncio.create_task(self._deliver_webhooks())
         if self._indexing is None or self._indexing.done():
             # Finished analyses wait in the search backlog (queued by a trigger); index them.
             self._indexing = asyncio.create_task(index_backlog(ctx.sessionmaker))
@@ -163,11 +175,16 @@ class Worker:
             # Work is often due again at once (results after "finished"): look now.
             self.wake()
 
-    async def _deliver_webhooks(self) -> None:
-        try:
-            await deliver_due_webhooks(self.ctx.sessionmaker, self.ctx.http, self.ctx.settings)
-        except Exception:
-            log.exception("webhook delivery failed; the next round tries again")
+    async def _deliver(self, stop: asyncio.Event) -> None:
+        """Send due webhooks whenever woken (a written webhook, a finished delivery, the
+        interval), until `stop` is set."""
+        while not stop.is_set():
+            self._deliveries_due.clear()
+            try:
+                await self._deliveries.dispatch()
+            except Exception:
+                log.exception("claiming webhook deliveries failed; trying again when woken")
+            await _first_of(self._deliveries_due.wait(), stop.wait())
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -185,11 +202,13 @@ class Worker:
         scheduler.start()
         listener = asyncio.create_task(self._listen())
         loop = asyncio.create_task(self.run(stop))
+        deliveries = asyncio.create_task(self._deliver(stop))
         try:
             yield
         finally:
             stop.set()
             await loop
+            await deliveries
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
@@ -199,7 +218,8 @@ class Worker:
     async def _drain(self) -> None:
         """Let the steps under way finish (each ends by releasing its claim), within a bound."""
         pending: set[asyncio.Task[Any]] = set(self._steps)
-        pending |= {task for task in (self._delivery, self._indexing) if task is not None}
+        pending |= self._deliveries.tasks
+        pending |= {task for task in (self._indexing,) if task is not None}
         if pending:
             log.info("waiting for %d step(s) to finish", len(pending))
             _, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
@@ -217,8 +237,13 @@ class Worker:
             try:
                 async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {DUE_CHANNEL}")
-                    async for _ in conn.notifies():
-                        self.wake()
+                    # A webhook row written (an analysis ended, a replay): deliver it now.
+                    await conn.execute(f"LISTEN {WEBHOOK_CHANNEL}")
+                    async for notify in conn.notifies():
+                        if notify.channel == WEBHOOK_CHANNEL:
+                            self._deliveries_due.set()
+                        else:
+                            self.wake()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.analyses.models import Analysis, AnalysisEvent, Webhook
+from service.analyses.models import Analysis, AnalysisEvent
 from service.analyses.states import TERMINAL, AnalysisStatus, transition
+from service.webhooks import outbox
 
 log = logging.getLogger(__name__)
-
-#: Event type of the CMS webhook sent when an analysis ends.
-ANALYSIS_ENDED = "analysis.ended"
 
 
 def utcnow() -> datetime:
@@ -36,8 +35,10 @@ class Lifecycle:
         *,
         reason: str | None = None,
         deadline: timedelta | None = None,
+        stored: Sequence[str] = (),
     ) -> None:
-        """Change `analysis` to `target` (if allowed), write the event, enqueue the webhook."""
+        """Change `analysis` to `target` (if allowed), write the event, enqueue the webhook
+        (which lists the result types `stored`, when it finished)."""
         current = AnalysisStatus(analysis.status)
         analysis.status = transition(current, target)
         now = utcnow()
@@ -74,14 +75,7 @@ class Lifecycle:
             f" ({reason})" if reason else "",
         )
         if target in TERMINAL and self.notify_cms:
-            session.add(
-                Webhook(
-                    analysis_id=analysis.id,
-                    event_type=ANALYSIS_ENDED,
-                    payload=ended_payload(analysis),
-                    next_attempt_at=now,
-                )
-            )
+            outbox.enqueue(session, outbox.analysis_ended(analysis, stored=stored, at=now))
 
     def created(self, session: AsyncSession, analysis: Analysis, *, deadline: timedelta) -> None:
         """Record the birth of a new (pending) analysis: its deadline and its first event."""
@@ -109,15 +103,3 @@ class Lifecycle:
                 actor=self.actor,
             )
         )
-
-
-def ended_payload(analysis: Analysis) -> dict[str, object]:
-    """The body of the CMS webhook for an analysis that ended."""
-    return {
-        "type": ANALYSIS_ENDED,
-        "analysis_id": str(analysis.id),
-        "customer_media_id": analysis.customer_media_id,
-        "status": analysis.status,
-        "valossa_job_id": analysis.job_id,
-        "error": analysis.error,
-    }

@@ -1,10 +1,12 @@
-"""Tables of the analysis domain: analyses, their events, stored results and CMS webhooks."""
+"""Tables of the analysis domain: analyses, their events and stored results.
+
+The CMS notifications of ended analyses are their own domain: service/webhooks/models.py.
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -18,7 +20,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -161,26 +163,3 @@ class ResultChunk(Base):
     result_type: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class Webhook(TimestampMixin, Base):
-    """A notification to the CMS that an analysis ended, delivered at least once (an outbox)."""
-
-    __tablename__ = "webhooks"
-    __table_args__ = (
-        Index("ix_webhooks_due", "next_attempt_at", postgresql_where=text("delivered_at IS NULL")),
-        Index("ix_webhooks_analysis", "analysis_id"),
-    )
-
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    analysis_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("analyses.id", ondelete="CASCADE")
-    )
-    event_type: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
-    next_attempt_at: Mapped[datetime | None]
-    claimed_until: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    delivered_at: Mapped[datetime | None]
-    gave_up_at: Mapped[datetime | None]

@@ -190,7 +190,8 @@ async def lock_media(session: AsyncSession, customer_media_id: str) -> list[Anal
 
 
 async def delete_analyses(session: AsyncSession, analyses: list[Analysis]) -> int:
-    """Delete these analyses; events, results, chunks and webhooks go by cascade."""
+    """Delete these analyses; events, results and chunks go by cascade (CMS notifications
+    stay: service/webhooks)."""
     if not analyses:
         return 0
     result = await session.execute(

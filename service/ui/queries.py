@@ -12,8 +12,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.analyses.models import Analysis, Webhook, not_terminal
+from service.analyses.models import Analysis, not_terminal
 from service.analyses.states import AnalysisStatus
+from service.webhooks.models import Webhook
 
 
 def overdue() -> ColumnElement[bool]:

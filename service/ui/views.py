@@ -31,6 +31,7 @@ from service.settings import Settings
 from service.ui import queries
 from service.ui.auth import Operator
 from service.valossa import ResultType
+from service.webhooks import queries as webhook_queries
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -67,6 +68,7 @@ async def analyses_page(
     now = utcnow()
     return {
         "gauges": await read_gauges(session),
+        "webhooks": await webhook_queries.backlog(session),
         "max_in_flight": settings.valossa_max_in_flight,
         "analyses": page,
         "statuses": [s.value for s in AnalysisStatus],

@@ -8,10 +8,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from service.analyses.models import Analysis, AnalysisEvent, Webhook
+from service.analyses.models import Analysis, AnalysisEvent
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
 from service.settings import Settings
+from service.webhooks.models import Webhook
 from tests.support.api import api_client
 from tests.support.emulator import EmulatorHandle
 from tests.support.factories import insert_analysis
@@ -150,7 +151,9 @@ async def test_cancel_notifies_the_cms_when_it_has_a_webhook(
     assert response.status_code == 200
     async with sessionmaker() as session:
         hooks = (await session.scalars(select(Webhook))).all()
-    assert [(h.analysis_id, h.payload["status"]) for h in hooks] == [(analysis.id, "canceled")]
+    assert [(h.analysis_id, h.event_type, h.payload["data"]["status"]) for h in hooks] == [
+        (analysis.id, "analysis.canceled", "canceled")
+    ]
 
 
 async def test_a_cancel_retried_after_a_lost_answer_is_a_success(

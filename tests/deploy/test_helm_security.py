@@ -22,6 +22,7 @@ SECRET_SETTINGS = {
     "VALOSSA_API_KEY",
     "INGEST_API_TOKENS",
     "CALLBACK_SIGNING_SECRET",
+    "CMS_WEBHOOK_SECRET",
 }
 
 
@@ -175,3 +176,18 @@ def test_callbacks_ingress_exposes_only_the_callback_path(helm: Helm) -> None:
     service = of_kind(manifests, "Service")[0]
     backend = rule["http"]["paths"][0]["backend"]["service"]
     assert backend == {"name": service["metadata"]["name"], "port": {"name": "http"}}
+
+
+def test_webhooks_need_their_own_secret_in_the_secret(helm: Helm) -> None:
+    no_secret = helm.render_error(
+        [ci_values("default")], ["config.cmsWebhookUrl=https://cms.example/hooks"]
+    )
+    assert "secrets.cmsWebhookSecret is required" in no_secret
+    secret = of_kind(helm.render([ci_values("full")]), "Secret")
+    expected = ci_values_doc("full")["secrets"]["cmsWebhookSecret"]
+    held = [
+        base64.b64decode(s["data"]["CMS_WEBHOOK_SECRET"]).decode()
+        for s in secret
+        if "CMS_WEBHOOK_SECRET" in s.get("data", {})
+    ]
+    assert held == [expected]

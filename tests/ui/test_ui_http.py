@@ -10,10 +10,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from service.analyses.models import Analysis, Webhook
+from service.analyses.models import Analysis
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
 from service.settings import Settings
+from service.webhooks.models import DeliveryStatus, Webhook
 from tests.support.api import api_client
 from tests.support.factories import insert_analysis, insert_event, insert_finished_analysis
 from tests.ui.conftest import csrf_of, sign_in, status_of
@@ -176,12 +177,22 @@ async def test_filters_and_gauges(ui: httpx.AsyncClient, sessionmaker: SessionMa
         gone = datetime.now(UTC) - timedelta(days=1)
         session.add(
             Webhook(
-                analysis_id=done.id, event_type="analysis.finished", payload={}, gave_up_at=gone
+                analysis_id=done.id,
+                event_type="analysis.finished",
+                payload={},
+                status=DeliveryStatus.FAILED,
+                gave_up_at=gone,
             )
         )
         delivered = datetime.now(UTC)
         session.add(
-            Webhook(analysis_id=done.id, event_type="x", payload={}, delivered_at=delivered)
+            Webhook(
+                analysis_id=done.id,
+                event_type="x",
+                payload={},
+                status=DeliveryStatus.DELIVERED,
+                delivered_at=delivered,
+            )
         )
 
     everything = await ui.get("/ui/analyses")
@@ -195,7 +206,7 @@ async def test_filters_and_gauges(ui: httpx.AsyncClient, sessionmaker: SessionMa
     assert '<span class="value">2</span><span class="label">backlog (pending)' in gauges
     assert '<span class="value">1</span><span class="label">overdue' in gauges
     assert (
-        '<span class="value">1</span><span class="label">webhooks to deliver · 1 given up' in gauges
+        '<span class="value">1</span><span class="label">webhooks to deliver · 1 failed' in gauges
     )
     assert set(re.findall(r">((?:late|waiting|done)-\d)<", pending.text)) == {
         "waiting-1",
@@ -233,6 +244,7 @@ async def test_one_analysis_with_history_results_and_download(
                 payload={},
                 attempts=2,
                 last_error="HTTP 502",
+                status=DeliveryStatus.DELIVERED,
                 delivered_at=datetime.now(UTC),
             )
         )

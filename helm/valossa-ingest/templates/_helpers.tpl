@@ -106,6 +106,11 @@ DATABASE_URL: {{ include "valossa-ingest.databaseUrl" . | b64enc | quote }}
 VALOSSA_API_KEY: {{ required (printf "secrets.valossaApiKey is required (%s)" $hint) $s.valossaApiKey | b64enc | quote }}
 INGEST_API_TOKENS: {{ required (printf "secrets.ingestApiTokens is required (%s)" $hint) $s.ingestApiTokens | b64enc | quote }}
 CALLBACK_SIGNING_SECRET: {{ required (printf "secrets.callbackSigningSecret is required (%s)" $hint) $s.callbackSigningSecret | b64enc | quote }}
+{{- if $s.cmsWebhookSecret }}
+CMS_WEBHOOK_SECRET: {{ $s.cmsWebhookSecret | b64enc | quote }}
+{{- else if .Values.config.cmsWebhookUrl }}
+{{- fail (printf "secrets.cmsWebhookSecret is required when config.cmsWebhookUrl is set (make one with `valossa-ingest webhook-secret`, %s)" $hint) }}
+{{- end }}
 {{- end }}
 
 {{- define "valossa-ingest.databaseUrl" -}}
@@ -121,6 +126,12 @@ CALLBACK_SIGNING_SECRET: {{ required (printf "secrets.callbackSigningSecret is r
       name: {{ $.secretName }}
       key: {{ $name }}
 {{- end }}
+- name: CMS_WEBHOOK_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $.secretName }}
+      key: CMS_WEBHOOK_SECRET
+      optional: true
 {{- end }}
 
 {{/* Volume and mount of the writable /tmp on a read-only root filesystem. */}}

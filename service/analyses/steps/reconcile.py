@@ -177,7 +177,13 @@ async def fetch_results(ctx: StepContext, claim: Claim, analysis: Analysis) -> N
             summary = f"stored {', '.join(s.result_type for s in spools) or 'nothing'}"
             if absent:
                 summary += f"; Valossa has no {', '.join(absent)}"
-            ctx.lifecycle.move(session, locked, AnalysisStatus.FINISHED, reason=summary)
+            ctx.lifecycle.move(
+                session,
+                locked,
+                AnalysisStatus.FINISHED,
+                reason=summary,
+                stored=[spool.result_type for spool in spools],
+            )
     except ValossaApiError as exc:
         await fail_or_retry(ctx, claim, exc, "job_results")
     except ValossaError as exc:
