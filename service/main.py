@@ -7,7 +7,18 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from service.api import analyses, callbacks, faces, health, media, media_views, metrics, search, ui
+from service.api import (
+    analyses,
+    callbacks,
+    faces,
+    health,
+    media,
+    media_views,
+    metrics,
+    search,
+    ui,
+    uploads,
+)
 from service.api.faces import IMAGE_UPLOAD_MAX_BODY
 from service.api.limits import CALLBACK_MAX_BODY, BodySizeLimit
 from service.errors import install_error_handlers
@@ -45,6 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
             "/v1/faces/": IMAGE_UPLOAD_MAX_BODY,
             "/ui/faces/": IMAGE_UPLOAD_MAX_BODY,
         },
+        # Chunks of direct uploads, streamed on to Valossa.
+        routes=[uploads.CHUNK_ROUTE_LIMIT],
     )
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -54,5 +67,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(search.router)
     app.include_router(callbacks.router)
     app.include_router(faces.router)
+    app.include_router(uploads.router)
     ui.install(app)
     return app

@@ -13,6 +13,7 @@ from service.search.models import (
     SearchSpeech,
     SearchSpeechTerm,
 )
+from service.uploads.models import Upload, UploadChunk
 
 __all__ = [
     "Analysis",
@@ -31,5 +32,7 @@ __all__ = [
     "SearchSpeech",
     "SearchSpeechTerm",
     "StoredResult",
+    "Upload",
+    "UploadChunk",
     "Webhook",
 ]

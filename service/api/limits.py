@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -12,6 +15,17 @@ from service.errors import PROBLEM_JSON
 DEFAULT_MAX_BODY = 64 * 1024
 #: Valossa's callback is a tiny JSON object.
 CALLBACK_MAX_BODY = 16 * 1024
+
+
+@dataclass(frozen=True)
+class RouteLimit:
+    """The body limit of the paths matching `pattern` (checked before the prefixes). With
+    `length_required`, a body without Content-Length is refused (411) instead of being read
+    into memory: for routes that stream large bodies through."""
+
+    pattern: re.Pattern[str]
+    limit: int
+    length_required: bool = False
 
 
 class BodySizeLimit:
@@ -27,23 +41,32 @@ class BodySizeLimit:
         *,
         default: int = DEFAULT_MAX_BODY,
         by_prefix: dict[str, int] | None = None,
+        routes: Sequence[RouteLimit] = (),
     ) -> None:
         self.app = app
         self.default = default
         self.by_prefix = by_prefix or {"/callbacks/": CALLBACK_MAX_BODY}
+        self.routes = routes
 
     def limit_for(self, path: str) -> int:
         """The body limit of a request path."""
+        return self._rule_for(path).limit
+
+    def _rule_for(self, path: str) -> RouteLimit:
+        for route in self.routes:
+            if route.pattern.fullmatch(path):
+                return route
         for prefix, limit in self.by_prefix.items():
             if path.startswith(prefix):
-                return limit
-        return self.default
+                return RouteLimit(re.compile(re.escape(prefix)), limit)
+        return RouteLimit(re.compile(".*"), self.default)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
+        rule = self._rule_for(scope["path"])
+        limit = rule.limit
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None:
@@ -54,6 +77,9 @@ class BodySizeLimit:
             return
         if b"chunked" not in headers.get(b"transfer-encoding", b""):
             await self.app(scope, receive, send)
+            return
+        if rule.length_required:
+            await _refuse(send, 411, "Length Required", "send the body with a Content-Length")
             return
         body = bytearray()
         more = True
@@ -79,18 +105,18 @@ class BodySizeLimit:
 
 
 async def _too_large(send: Send, limit: int) -> None:
+    detail = f"the request body exceeds the limit of {limit} bytes"
+    await _refuse(send, 413, "Content Too Large", detail)
+
+
+async def _refuse(send: Send, status: int, title: str, detail: str) -> None:
     payload = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Content Too Large",
-            "status": 413,
-            "detail": f"the request body exceeds the limit of {limit} bytes",
-        }
+        {"type": "about:blank", "title": title, "status": status, "detail": detail}
     ).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", PROBLEM_JSON.encode()),
                 (b"content-length", str(len(payload)).encode()),
