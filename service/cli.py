@@ -1,5 +1,5 @@
-"""The `valossa-ingest` command: serve, worker, migrate, reindex, search, faces, emulator, dev,
-openapi."""
+"""The `valossa-ingest` command: serve, worker, migrate, reindex, analyze, status, get, search,
+faces, emulator, dev, openapi."""
 
 from __future__ import annotations
 
@@ -105,6 +105,91 @@ def reindex(
 
     code = asyncio.run(run_reindex(settings, media=media, echo=typer.echo))
     raise typer.Exit(code)
+
+
+@app.command()
+def analyze(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="PATH_OR_URL",
+            help="A local video file (uploaded through the service) or an http(s)/s3 URL "
+            "that Valossa downloads itself.",
+        ),
+    ],
+    media_id: Annotated[
+        str, typer.Option("--id", metavar="CUSTOMER_MEDIA_ID", help="Your CMS's id of the media.")
+    ],
+    title: Annotated[str | None, typer.Option(help="A title for the media.")] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow the analysis to its end, with a status line.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR", help="Wait, then write every stored result to DIR/<type>.<ext>."
+        ),
+    ] = None,
+    parallel: Annotated[
+        int, typer.Option(min=1, max=16, help="Chunks uploaded at once (local files).")
+    ] = 4,
+) -> None:
+    """Analyse a media through a running service (VALOSSA_INGEST_URL, VALOSSA_INGEST_TOKEN).
+
+    A local file is uploaded in parallel chunks with a progress bar; an interrupted upload
+    resumes when the same command runs again. Prints the analysis id. Exit codes: 0 done,
+    1 the analysis failed or was canceled (--wait), 2 usage (file unreadable), 3 service
+    unreachable, 4 token refused, 5 request refused, 6 service failed.
+    """
+    from service.analyses.remote_commands import analyze as run_analyze
+
+    code = _run_remote(
+        run_analyze(
+            Console(stderr=True),
+            source,
+            media_id=media_id,
+            title=title,
+            wait=wait,
+            out=out,
+            parallel=parallel,
+        )
+    )
+    raise typer.Exit(code=int(code))
+
+
+@app.command()
+def status(
+    identifier: Annotated[
+        str, typer.Argument(metavar="ID", help="An analysis id, or a customer_media_id.")
+    ],
+) -> None:
+    """Where an analysis is (or the latest analysis of a media); prints its status."""
+    from service.analyses.remote_commands import status as run_status
+
+    raise typer.Exit(code=int(_run_remote(run_status(Console(stderr=True), identifier))))
+
+
+@app.command()
+def get(
+    identifier: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID", help="A customer_media_id, or the id of its current analysis."
+        ),
+    ],
+    result_type: Annotated[
+        str, typer.Option("--type", help="core, speech_to_text_srt, ... (Valossa's names).")
+    ] = "core",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", metavar="FILE", help="Default: stdout.")
+    ] = None,
+) -> None:
+    """Write one stored result of a media, byte-identical to what Valossa sent."""
+    from service.analyses.remote_results import get as run_get
+
+    target = None if output is None or str(output) == "-" else output
+    code = _run_remote(run_get(Console(stderr=True), identifier, result_type, target))
+    raise typer.Exit(code=int(code))
 
 
 @app.command()
