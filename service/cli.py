@@ -7,15 +7,13 @@ import asyncio
 import json
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-import uvicorn
 from rich.console import Console
 
-from service.logs import configure_logging
-from service.process.startup import DatabaseUnreachable, check_database
-from service.settings import Settings, SettingsError, load_settings
+if TYPE_CHECKING:
+    from service.settings import Settings
 
 T = TypeVar("T")
 
@@ -34,6 +32,11 @@ def _fail(message: str) -> typer.Exit:
 
 def _production_settings(*required: str) -> Settings:
     """Settings for a long-running command, checked before anything starts."""
+    # Imported here (as in every server command below): the client commands (analyze,
+    # status, get, search, faces) start fast without the database and web stacks.
+    from service.process.startup import DatabaseUnreachable, check_database
+    from service.settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
         settings.require("database_url", *required)
@@ -43,16 +46,24 @@ def _production_settings(*required: str) -> Settings:
     return settings
 
 
+def _configure_logging(settings: Settings) -> None:
+    from service.logs import configure_logging
+
+    configure_logging(settings)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8080,
 ) -> None:
     """Run the HTTP API (CMS API, Valossa callbacks, health)."""
-    settings = _production_settings("valossa_api_key", "callback_signing_secret")
-    configure_logging(settings)
+    import uvicorn
+
     from service.main import create_app
 
+    settings = _production_settings("valossa_api_key", "callback_signing_secret")
+    _configure_logging(settings)
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -71,7 +82,7 @@ def worker(
 ) -> None:
     """Run the scheduler that submits, reconciles and finishes analyses."""
     settings = _production_settings("valossa_api_key", "callback_signing_secret")
-    configure_logging(settings)
+    _configure_logging(settings)
     from service.worker import run_worker
 
     asyncio.run(run_worker(settings, health_port=health_port))
@@ -81,7 +92,7 @@ def worker(
 def migrate() -> None:
     """Upgrade the database schema to the newest migration (alembic upgrade head)."""
     settings = _production_settings()
-    configure_logging(settings)
+    _configure_logging(settings)
     from service.migrate import upgrade_to_head
 
     assert settings.database_url is not None
@@ -100,7 +111,7 @@ def reindex(
     Exit code 1 if some media failed (each is named), 2 if --media has no finished analysis.
     """
     settings = _production_settings()
-    configure_logging(settings)
+    _configure_logging(settings)
     from service.search.reindex import run_reindex
 
     code = asyncio.run(run_reindex(settings, media=media, echo=typer.echo))
@@ -233,6 +244,7 @@ def openapi(
 ) -> None:
     """Export the OpenAPI spec of our HTTP API."""
     from service.main import create_app
+    from service.settings import Settings
 
     spec = create_app(Settings()).openapi()
     text = json.dumps(spec, indent=2, sort_keys=False) + "\n"
@@ -259,7 +271,7 @@ def faces_sync(
     """Make our mirror of galleries, faces and images match Valossa (operator command:
     needs DATABASE_URL and VALOSSA_API_KEY)."""
     settings = _production_settings("valossa_api_key")
-    configure_logging(settings)
+    _configure_logging(settings)
     from service.faces.sync import run_sync
 
     changes = asyncio.run(run_sync(settings, dry_run=dry_run))
@@ -304,6 +316,10 @@ def _run_remote(command: Coroutine[Any, Any, T]) -> T:
     except RemoteError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=int(exc.exit_code)) from None
+    except KeyboardInterrupt:
+        # An upload under way resumes where it was when the same command runs again.
+        typer.secho("interrupted (run the same command again to resume)", err=True)
+        raise typer.Exit(code=130) from None
 
 
 def _register_emulator() -> None:

@@ -6,9 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 
-from service.emulator.app import create_emulator_app
 from service.emulator.settings import EmulatorSettings
 
 
@@ -85,4 +83,10 @@ def emulator_command(
         "s3_root": s3_root,
     }
     settings = EmulatorSettings(**{k: v for k, v in overrides.items() if v is not None})
+    # Imported here: every `valossa-ingest` command registers this one, and the client
+    # commands (analyze, status, ...) should not pay for loading the emulator's app.
+    import uvicorn
+
+    from service.emulator.app import create_emulator_app
+
     uvicorn.run(create_emulator_app(settings), host=host, port=port, log_level="info")

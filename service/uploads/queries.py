@@ -36,7 +36,7 @@ async def received_chunks(session: AsyncSession, upload_id: uuid.UUID) -> dict[i
             UploadChunk.upload_id == upload_id
         )
     )
-    return dict(rows.tuples().all())
+    return {row.chunk_index: row.size_bytes for row in rows}
 
 
 async def record_chunk(

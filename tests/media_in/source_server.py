@@ -123,8 +123,8 @@ class SourceServer:
         return f"{scheme}://127.0.0.1:{self.port}"
 
     def hits(self, path: str) -> list[Seen]:
-        """The requests of one path."""
-        return [seen for seen in self.requests if seen.path == path]
+        """The requests of one path (whatever their query)."""
+        return [seen for seen in self.requests if seen.path.split("?")[0] == path]
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[SourceServer]:

@@ -75,6 +75,7 @@ app.kubernetes.io/component: {{ .component }}
 VALOSSA_BASE_URL: {{ .Values.config.valossaBaseUrl | quote }}
 PUBLIC_BASE_URL: {{ include "valossa-ingest.publicBaseUrl" . | quote }}
 VALOSSA_MAX_IN_FLIGHT: {{ .Values.config.valossaMaxInFlight | quote }}
+SOURCE_DOWNLOAD_CONCURRENCY: {{ .Values.config.sourceDownloadConcurrency | quote }}
 LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 POLL_MIN_INTERVAL_S: {{ .Values.config.pollMinIntervalSeconds | quote }}
 POLL_MAX_INTERVAL_S: {{ .Values.config.pollMaxIntervalSeconds | quote }}
