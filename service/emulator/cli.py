@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import uvicorn
 
 from service.emulator.settings import EmulatorSettings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def create_emulator_app(settings: EmulatorSettings) -> FastAPI:
+    """The emulator's app, imported on use: every `valossa-ingest` command loads this module
+    to register `emulator`, and the client commands should not pay for the emulator's app."""
+    from service.emulator.app import create_emulator_app as create
+
+    return create(settings)
 
 
 def emulator_command(
@@ -83,10 +95,4 @@ def emulator_command(
         "s3_root": s3_root,
     }
     settings = EmulatorSettings(**{k: v for k, v in overrides.items() if v is not None})
-    # Imported here: every `valossa-ingest` command registers this one, and the client
-    # commands (analyze, status, ...) should not pay for loading the emulator's app.
-    import uvicorn
-
-    from service.emulator.app import create_emulator_app
-
     uvicorn.run(create_emulator_app(settings), host=host, port=port, log_level="info")
