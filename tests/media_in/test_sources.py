@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
+import httpx
 import pytest
 
 from service.analyses.sources import (
@@ -100,3 +101,26 @@ def test_urls_are_named_without_credentials_or_query() -> None:
         "https://media.example:8443/a/v.mp4"
     )
     assert where("http://[::1]/v.mp4") == "http://[::1]/v.mp4"
+
+
+@pytest.mark.parametrize(
+    "source_url",
+    [
+        "http://[64:ff9b::7f00:1]/v.mp4",
+        "http://[64:ff9b:1::a00:1]/v.mp4",
+        "http://[2002:7f00:1::]/v.mp4",
+        "http://[::7f00:1]/v.mp4",
+        "http://[::ffff:0:7f00:1]/v.mp4",
+        "http://localhost:8080/v.mp4",
+    ],
+)
+async def test_the_api_refuses_ipv4_hidden_in_ipv6_and_names_no_address(
+    app_client: httpx.AsyncClient, auth_headers: dict[str, str], source_url: str
+) -> None:
+    body = {"customer_media_id": "m", "source_url": source_url}
+    response = await app_client.post("/v1/analyses", json=body, headers=auth_headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == not_fetchable(source_url)
+    assert "127.0.0.1" not in response.json()["detail"]
+    listed = await app_client.get("/v1/analyses", headers=auth_headers)
+    assert listed.json()["items"] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ from sqlalchemy import func, select
 from service.api.limits import DEFAULT_MAX_BODY, BodySizeLimit
 from service.api.uploads import CHUNK_ROUTE_LIMIT
 from service.db import SessionMaker
+from service.main import create_app
+from service.process.serving import serve_in_background
+from service.uploads.chunks import ChunkInterrupted, exactly
 from service.uploads.flows import MAX_CHUNK_BYTES
 from service.uploads.models import Upload
 from tests.pipeline.conftest import Stack
@@ -208,3 +212,58 @@ async def test_uploads_need_a_token(stack: Stack) -> None:
     unknown = await stack.api.get("/v1/uploads/00000000-0000-0000-0000-000000000000")
     assert unknown.status_code == 404
     assert unknown.json()["reason"] == "unknown_upload"
+
+
+async def test_any_replica_takes_any_chunk(stack: Stack, clip: bytes, tmp_path: Path) -> None:
+    """The upload's state is in Postgres: chunks to two API replicas make one file."""
+    async with (
+        serve_in_background(create_app(stack.settings)) as second,
+        httpx.AsyncClient(base_url=second.url, headers=dict(stack.api.headers)) as other,
+    ):
+        upload = await _start(stack, clip)
+        size = upload["chunk_size_bytes"]
+        replicas = [stack.api, other]
+        answers = await asyncio.gather(
+            *(
+                replicas[index % 2].put(
+                    f"/v1/uploads/{upload['id']}/chunks/{index}",
+                    content=clip[index * size : (index + 1) * size],
+                )
+                for index in range(upload["chunk_count"])
+            )
+        )
+        assert all(answer.status_code == 200 for answer in answers)
+        done = (await other.post(f"/v1/uploads/{upload['id']}/finalize")).json()
+    assert _at_emulator(tmp_path, done["video_url"]) == clip
+
+
+async def test_a_chunk_cut_off_midway_is_not_recorded(stack: Stack, clip: bytes) -> None:
+    upload = await _start(stack, clip)
+    host, port = stack.api_url.removeprefix("http://").split(":")
+    _, writer = await asyncio.open_connection(host, int(port))
+    head = (
+        f"PUT /v1/uploads/{upload['id']}/chunks/0 HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer test-token\r\nContent-Length: {CHUNK}\r\n\r\n"
+    )
+    writer.write(head.encode() + clip[: CHUNK // 2])
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    writer.close()
+    await writer.wait_closed()
+    await asyncio.sleep(0.5)
+    listed = (await stack.api.get(f"/v1/uploads/{upload['id']}")).json()
+    assert listed["chunks_received"] == []
+    again = await _put(stack, upload, clip, 0)
+    assert again.status_code == 200
+
+
+async def test_a_chunk_body_must_be_exactly_its_size() -> None:
+    async def pieces(*parts: bytes) -> AsyncIterator[bytes]:
+        for part in parts:
+            yield part
+
+    assert [p async for p in exactly(pieces(b"ab", b"cd"), 4)] == [b"ab", b"cd"]
+    with pytest.raises(ChunkInterrupted, match="ended after 3 of 4 bytes"):
+        _ = [p async for p in exactly(pieces(b"ab", b"c"), 4)]
+    with pytest.raises(ChunkInterrupted, match="more than the 4 bytes"):
+        _ = [p async for p in exactly(pieces(b"abc", b"de"), 4)]
