@@ -147,16 +147,18 @@ async def test_an_interrupted_upload_resumes_where_it_was(
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
 
-    async def some_chunks_in() -> list[UploadChunk]:
+    async def three_chunks_in() -> list[UploadChunk] | None:
         async with sessionmaker() as session:
-            return list((await session.scalars(select(UploadChunk))).all())
+            chunks = list((await session.scalars(select(UploadChunk))).all())
+        return chunks if len(chunks) >= 3 else None
 
     try:
-        before = await eventually(lambda: _enough(some_chunks_in, 3), within=60)
+        before = await eventually(three_chunks_in, within=60)
     finally:
         process.send_signal(signal.SIGINT)
-        await process.communicate()
-    assert process.returncode != 0
+        _, err = await process.communicate()
+    assert process.returncode == 130
+    assert "interrupted (run the same command again to resume)" in err.decode()
     assert len(_resume_entries(tmp_path)) == 1
     received_at = {chunk.chunk_index: chunk.received_at for chunk in before}
 
@@ -177,11 +179,6 @@ async def test_an_interrupted_upload_resumes_where_it_was(
     upload_id = video_url.removeprefix("valossaupload://")
     assert (tmp_path / "emulator" / "uploads" / upload_id).read_bytes() == clip.read_bytes()
     assert _resume_entries(tmp_path) == {}
-
-
-async def _enough(chunks: object, count: int) -> list[UploadChunk] | None:
-    got = await chunks()  # type: ignore[operator]
-    return got if len(got) >= count else None
 
 
 async def test_a_url_is_analysed_by_valossa_itself(
