@@ -1,5 +1,5 @@
-"""The `valossa-ingest` command: serve, worker, migrate, reindex, search, faces, emulator, dev,
-openapi, webhook-secret."""
+"""The `valossa-ingest` command: serve, worker, migrate, reindex, analyze, status, get, search,
+faces, emulator, dev, openapi, webhook-secret."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ import asyncio
 import json
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
-from service.logs import configure_logging
 from service.process.extras import require_extra
-from service.process.serving import PortUnavailable, bind_socket, serve_forever, server_config
-from service.process.startup import DatabaseUnreachable, check_database
-from service.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from service.settings import Settings
 
 T = TypeVar("T")
 
@@ -35,6 +34,11 @@ def _fail(message: str) -> typer.Exit:
 
 def _production_settings(*required: str) -> Settings:
     """Settings for a long-running command, checked before anything starts."""
+    # Imported here (as in every server command below): the client commands (analyze,
+    # status, get, search, faces) start fast without the database and web stacks.
+    from service.process.startup import DatabaseUnreachable, check_database
+    from service.settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
         settings.require("database_url", *required)
@@ -44,19 +48,27 @@ def _production_settings(*required: str) -> Settings:
     return settings
 
 
+def _configure_logging(settings: Settings) -> None:
+    from service.logs import configure_logging
+
+    configure_logging(settings)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8080,
 ) -> None:
     """Run the HTTP API (CMS API, Valossa callbacks, health)."""
+    from service.main import create_app
+    from service.process.serving import PortUnavailable, bind_socket, serve_forever, server_config
+
     settings = _production_settings("valossa_api_key", "callback_signing_secret")
     try:
         sock = bind_socket(host, port)
     except PortUnavailable as exc:
         raise _fail(str(exc)) from None
-    configure_logging(settings)
-    from service.main import create_app
+    _configure_logging(settings)
 
     config = server_config(
         create_app(settings),
@@ -78,13 +90,15 @@ def worker(
     ] = "127.0.0.1",
 ) -> None:
     """Run the scheduler that submits, reconciles and finishes analyses."""
+    from service.process.serving import PortUnavailable, bind_socket
+
     settings = _production_settings("valossa_api_key", "callback_signing_secret")
     if health_port:
         try:
             bind_socket(health_host, health_port).close()  # fail now, in one line, if taken
         except PortUnavailable as exc:
             raise _fail(str(exc)) from None
-    configure_logging(settings)
+    _configure_logging(settings)
     from service.worker import run_worker
 
     try:
@@ -97,7 +111,7 @@ def worker(
 def migrate() -> None:
     """Upgrade the database schema to the newest migration (alembic upgrade head)."""
     settings = _production_settings()
-    configure_logging(settings)
+    _configure_logging(settings)
     from service.migrate import upgrade_to_head
 
     assert settings.database_url is not None
@@ -116,11 +130,96 @@ def reindex(
     Exit code 1 if some media failed (each is named), 2 if --media has no finished analysis.
     """
     settings = _production_settings()
-    configure_logging(settings)
+    _configure_logging(settings)
     from service.search.reindex import run_reindex
 
     code = asyncio.run(run_reindex(settings, media=media, echo=typer.echo))
     raise typer.Exit(code)
+
+
+@app.command()
+def analyze(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="PATH_OR_URL",
+            help="A local video file (uploaded through the service) or an http(s)/s3 URL "
+            "that Valossa downloads itself.",
+        ),
+    ],
+    media_id: Annotated[
+        str, typer.Option("--id", metavar="CUSTOMER_MEDIA_ID", help="Your CMS's id of the media.")
+    ],
+    title: Annotated[str | None, typer.Option(help="A title for the media.")] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow the analysis to its end, with a status line.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="DIR", help="Wait, then write every stored result to DIR/<type>.<ext>."
+        ),
+    ] = None,
+    parallel: Annotated[
+        int, typer.Option(min=1, max=16, help="Chunks uploaded at once (local files).")
+    ] = 4,
+) -> None:
+    """Analyse a media through a running service (VALOSSA_INGEST_URL, VALOSSA_INGEST_TOKEN).
+
+    A local file is uploaded in parallel chunks with a progress bar; an interrupted upload
+    resumes when the same command runs again. Prints the analysis id. Exit codes: 0 done,
+    1 the analysis failed or was canceled (--wait), 2 usage (file unreadable), 3 service
+    unreachable, 4 token refused, 5 request refused, 6 service failed.
+    """
+    from service.analyses.remote_commands import analyze as run_analyze
+
+    code = _run_remote(
+        run_analyze(
+            Console(stderr=True),
+            source,
+            media_id=media_id,
+            title=title,
+            wait=wait,
+            out=out,
+            parallel=parallel,
+        )
+    )
+    raise typer.Exit(code=int(code))
+
+
+@app.command()
+def status(
+    identifier: Annotated[
+        str, typer.Argument(metavar="ID", help="An analysis id, or a customer_media_id.")
+    ],
+) -> None:
+    """Where an analysis is (or the latest analysis of a media); prints its status."""
+    from service.analyses.remote_commands import status as run_status
+
+    raise typer.Exit(code=int(_run_remote(run_status(Console(stderr=True), identifier))))
+
+
+@app.command()
+def get(
+    identifier: Annotated[
+        str,
+        typer.Argument(
+            metavar="ID", help="A customer_media_id, or the id of its current analysis."
+        ),
+    ],
+    result_type: Annotated[
+        str, typer.Option("--type", help="core, speech_to_text_srt, ... (Valossa's names).")
+    ] = "core",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", metavar="FILE", help="Default: stdout.")
+    ] = None,
+) -> None:
+    """Write one stored result of a media, byte-identical to what Valossa sent."""
+    from service.analyses.remote_results import get as run_get
+
+    target = None if output is None or str(output) == "-" else output
+    code = _run_remote(run_get(Console(stderr=True), identifier, result_type, target))
+    raise typer.Exit(code=int(code))
 
 
 @app.command()
@@ -165,6 +264,7 @@ def dev(
     """Everything at once: embedded Postgres, the emulator, the API and the worker."""
     require_extra("dev", command="dev")
     from service.process.devmode import run_dev
+    from service.process.serving import PortUnavailable
 
     try:
         asyncio.run(run_dev(api_port=port, emulator_port=emulator_port, data_dir=data_dir))
@@ -180,6 +280,7 @@ def openapi(
 ) -> None:
     """Export the OpenAPI spec of our HTTP API."""
     from service.main import create_app
+    from service.settings import Settings
 
     spec = create_app(Settings()).openapi()
     text = json.dumps(spec, indent=2, sort_keys=False) + "\n"
@@ -206,7 +307,7 @@ def faces_sync(
     """Make our mirror of galleries, faces and images match Valossa (operator command:
     needs DATABASE_URL and VALOSSA_API_KEY)."""
     settings = _production_settings("valossa_api_key")
-    configure_logging(settings)
+    _configure_logging(settings)
     from service.faces.reconcile import Changes
     from service.faces.sync import sync_faces
     from service.resources import open_resources
@@ -257,6 +358,10 @@ def _run_remote(command: Coroutine[Any, Any, T]) -> T:
     except RemoteError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(code=int(exc.exit_code)) from None
+    except KeyboardInterrupt:
+        # An upload under way resumes where it was when the same command runs again.
+        typer.secho("interrupted (run the same command again to resume)", err=True)
+        raise typer.Exit(code=130) from None
 
 
 def _register_emulator() -> None:

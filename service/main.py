@@ -17,6 +17,7 @@ from service.api import (
     metrics,
     search,
     ui,
+    uploads,
     webhooks,
 )
 from service.api.auth import CmsAuthentication
@@ -66,6 +67,8 @@ def create_app(settings: Settings) -> FastAPI:
             "/ui/faces/": IMAGE_UPLOAD_MAX_BODY,
         },
         timeout_s=settings.http_body_timeout_s,
+        # Chunks of direct uploads, streamed on to Valossa.
+        routes=[uploads.CHUNK_ROUTE_LIMIT],
     )
     app.add_middleware(MediaIdSegments)
     app.include_router(health.router)
@@ -78,6 +81,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(faces.router)
     app.include_router(webhooks.router)
     app.webhooks.include_router(webhooks.notifications)
+    app.include_router(uploads.router)
     ui.install(app)
     app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
     return app

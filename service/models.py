@@ -13,6 +13,7 @@ from service.search.models import (
     SearchSpeech,
     SearchSpeechTerm,
 )
+from service.uploads.models import Upload, UploadChunk
 from service.webhooks.models import Webhook, WebhookAttempt, WebhookEndpoint
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "SearchSpeech",
     "SearchSpeechTerm",
     "StoredResult",
+    "Upload",
+    "UploadChunk",
     "Webhook",
     "WebhookAttempt",
     "WebhookEndpoint",

@@ -71,6 +71,24 @@ class Settings(BaseSettings):
     webhook_retry_schedule_s: str = "5,300,1800,7200,18000,36000,36000"
     #: Sources we fetch ourselves may point at private/loopback addresses only when this is true.
     allow_private_source_urls: bool = False
+    #: source_url downloads one worker runs at once (apart from its other steps; no Valossa slot).
+    source_download_concurrency: int = Field(default=4, ge=1, le=64)
+    #: Download attempts of a source_url before its analysis fails (transient errors only).
+    source_max_attempts: int = Field(default=8, ge=1)
+    #: Largest source accepted (Valossa takes files up to 7 GB).
+    source_max_bytes: int = Field(default=7 * 1024**3, ge=1)
+    #: Longest one download of a source may take.
+    source_download_timeout_s: float = Field(default=4 * 3600.0, gt=0)
+    #: Slowest a download may be, measured over each SOURCE_THROUGHPUT_WINDOW_S.
+    source_min_bytes_per_s: float = Field(default=16 * 1024.0, ge=0)
+    #: The window of the throughput rule; a source silent this long is given up at once.
+    source_throughput_window_s: float = Field(default=60.0, gt=0)
+    #: How long a downloaded source waits for a free Valossa slot before its file is dropped.
+    source_slot_wait_s: float = Field(default=1800.0, gt=0)
+    #: Where downloads are spooled (default: the system's temporary directory).
+    source_spool_dir: str | None = None
+    #: An upload through /v1/uploads with no new chunk for this long expires.
+    upload_ttl_s: float = Field(default=24 * 3600.0, gt=0)
 
     log_level: str = "INFO"
     #: `console` (one readable line per record) or `json` (one JSON object per line).

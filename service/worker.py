@@ -40,7 +40,9 @@ from service.analyses.steps.leases import (
 )
 from service.analyses.steps.outcomes import retry_later
 from service.analyses.steps.reconcile import check_status, fetch_results
-from service.analyses.steps.submission import submit, upload_source
+from service.analyses.steps.source_claims import claim_downloads
+from service.analyses.steps.source_transfer import download_source, restart_upload
+from service.analyses.steps.submission import submit
 from service.resources import Resources, open_resources
 from service.search.indexing import index_backlog
 from service.settings import Settings
@@ -58,7 +60,8 @@ StepFunction = Callable[[StepContext, Claim, Analysis], Awaitable[None]]
 
 #: The function that performs each step.
 STEPS: dict[Step, StepFunction] = {
-    Step.UPLOAD: upload_source,
+    Step.DOWNLOAD: download_source,
+    Step.RESTART_UPLOAD: restart_upload,
     Step.SUBMIT: submit,
     Step.CHECK_STATUS: check_status,
     Step.FETCH_RESULTS: fetch_results,
@@ -84,7 +87,8 @@ def step_context(resources: Resources, worker: str) -> StepContext:
 
 
 class Worker:
-    """Claims due analyses and runs their steps, at most `concurrency` at once."""
+    """Claims due analyses and runs their steps, at most `concurrency` at once, and source
+    downloads apart from them, at most SOURCE_DOWNLOAD_CONCURRENCY at once."""
 
     def __init__(
         self, resources: Resources, *, name: str | None = None, concurrency: int = CONCURRENCY
@@ -104,6 +108,8 @@ class Worker:
             worker=self.ctx.worker,
             on_done=self._deliveries_due.set,
         )
+        # Downloads of slow sources must not take the places of other steps.
+        self._downloads: set[asyncio.Task[None]] = set()
         self._indexing: asyncio.Task[int] | None = None
 
     @property
@@ -152,13 +158,35 @@ class Worker:
                     limit=free - len(claimed),
                 )
         for claim, analysis in claimed:
-            task = asyncio.create_task(self._run_step(claim, analysis))
-            self._steps.add(task)
-            task.add_done_callback(self._steps.discard)
+            self._start(self._steps, claim, analysis)
+        downloads = await self._claim_downloads()
+        for claim, analysis in downloads:
+            self._start(self._downloads, claim, analysis)
         if self._indexing is None or self._indexing.done():
             # Finished analyses wait in the search backlog (queued by a trigger); index them.
             self._indexing = asyncio.create_task(index_backlog(ctx.sessionmaker))
-        return len(claimed)
+        return len(claimed) + len(downloads)
+
+    async def _claim_downloads(self) -> list[tuple[Claim, Analysis]]:
+        settings = self.ctx.settings
+        free = settings.source_download_concurrency - len(self._downloads)
+        if free <= 0:
+            return []
+        async with self.ctx.transaction() as session:
+            return await claim_downloads(
+                session,
+                self.ctx.lifecycle,
+                worker=self.name,
+                max_in_flight=settings.valossa_max_in_flight,
+                lease_s=settings.lease_s,
+                download_deadline=timedelta(seconds=settings.source_download_timeout_s),
+                limit=free,
+            )
+
+    def _start(self, tasks: set[asyncio.Task[None]], claim: Claim, analysis: Analysis) -> None:
+        task = asyncio.create_task(self._run_step(claim, analysis))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     async def _run_step(self, claim: Claim, analysis: Analysis) -> None:
         step = STEP_FOR[analysis.status]
@@ -217,7 +245,7 @@ class Worker:
 
     async def _drain(self) -> None:
         """Let the steps under way finish (each ends by releasing its claim), within a bound."""
-        pending: set[asyncio.Task[Any]] = set(self._steps)
+        pending: set[asyncio.Task[Any]] = self._steps | self._downloads
         pending |= self._deliveries.tasks
         pending |= {task for task in (self._indexing,) if task is not None}
         if pending:

@@ -123,6 +123,18 @@ def _url(pattern: str, schemes: str) -> Rule:
     return Rule(check, pattern)
 
 
+#: A file name: not blank, no control characters.
+FILENAME_PATTERN = rf"^[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f{_BLANK}][^\x00-\x1f\x7f]*$"
+
+
+def filename(value: str) -> str:
+    """`value` if it can name a file, else ValueError."""
+    storable(value)
+    if not re.fullmatch(FILENAME_PATTERN, value):
+        raise ValueError("must be a file name: not blank, without control characters")
+    return value
+
+
 #: Free text the CMS sends: anything Postgres can store.
 Text = Annotated[str, Rule(storable, TEXT_PATTERN)]
 MediaId = Annotated[
@@ -134,3 +146,6 @@ _Url = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 VideoUrl = Annotated[_Url, _url(VIDEO_URL_PATTERN, "http://, https://, s3:// or valossaupload://")]
 TranscriptUrl = Annotated[_Url, _url(TRANSCRIPT_URL_PATTERN, "http://, https:// or s3://")]
 SourceUrl = Annotated[_Url, _url(SOURCE_URL_PATTERN, "http:// or https://")]
+Filename = Annotated[
+    str, StringConstraints(min_length=1, max_length=1024), Rule(filename, FILENAME_PATTERN)
+]

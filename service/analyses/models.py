@@ -104,6 +104,13 @@ class Analysis(TimestampMixin, Base):
     deadline_at: Mapped[datetime | None]
     overdue_since: Mapped[datetime | None]
 
+    # Media in (steps/source_transfer.py): download attempts of source_url made so far (a
+    # successful download resets it); bytes downloaded or uploaded so far in the current
+    # transfer and its total (null while unknown), written at a bounded rate while it runs.
+    download_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    transfer_done_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    transfer_total_bytes: Mapped[int | None] = mapped_column(BigInteger)
+
     error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None]
 

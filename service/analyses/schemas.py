@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from service.analyses.inputs import MediaId, SourceUrl, Text, TranscriptUrl, VideoUrl
 from service.analyses.models import Analysis, AnalysisEvent, StoredResult
-from service.analyses.states import TERMINAL, AnalysisStatus
+from service.analyses.states import TERMINAL, TRANSFERRING, AnalysisStatus
 from service.valossa import ResultType
 
 #: What a new analysis stores when the CMS does not say: core metadata and the transcripts.
@@ -111,6 +111,26 @@ class ResultView(BaseModel):
     absent_reason: str | None
 
 
+class TransferView(BaseModel):
+    """How far the source has got while it is downloaded (`downloading`) or sent to Valossa
+    (`uploading`); updated about every second."""
+
+    done_bytes: int
+    total_bytes: int | None = Field(
+        description="Null while the size is unknown (a source sent without Content-Length)."
+    )
+    percent: float | None = Field(description="done_bytes of total_bytes, when known.")
+
+    @classmethod
+    def of(cls, analysis: Analysis) -> TransferView | None:
+        """The progress of an analysis moving its source, else None."""
+        if analysis.status not in TRANSFERRING or analysis.transfer_done_bytes is None:
+            return None
+        done, total = analysis.transfer_done_bytes, analysis.transfer_total_bytes
+        percent = round(100.0 * done / total, 1) if total else None
+        return cls(done_bytes=done, total_bytes=total, percent=percent)
+
+
 class AnalysisView(BaseModel):
     """An analysis: its status, Valossa's view, its inputs and its stored results."""
 
@@ -120,6 +140,9 @@ class AnalysisView(BaseModel):
     valossa: ValossaView
     inputs: InputsView
     results: dict[str, ResultView] = Field(description="Per result type, once fetched.")
+    progress: TransferView | None = Field(
+        description="While `downloading` or `uploading`: the bytes moved so far."
+    )
     error: str | None
     overdue: bool = Field(description="True when the analysis is past its state's deadline.")
     overdue_since: datetime | None
@@ -174,6 +197,7 @@ class AnalysisView(BaseModel):
                 )
                 for r in results
             },
+            progress=TransferView.of(analysis),
             error=analysis.error,
             overdue=overdue_since is not None,
             overdue_since=overdue_since,

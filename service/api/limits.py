@@ -7,6 +7,10 @@ them (after authentication). Nothing is buffered here: memory stays at what the 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import anyio
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -36,6 +40,30 @@ class BodyTooSlow(HTTPException):
         )
 
 
+_ANY = re.compile(".*")
+
+
+class LengthRequired(HTTPException):
+    """A route that streams large bodies through needs to know their length up front."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            411, "send the body with a Content-Length", headers={"Connection": "close"}
+        )
+
+
+@dataclass(frozen=True)
+class RouteLimit:
+    """The body rules of the paths matching `pattern`, before the prefixes: a size limit, a
+    time limit (None: the guard's), and whether a Content-Length is required (411 without one)
+    for routes that stream large bodies on instead of reading them whole."""
+
+    pattern: re.Pattern[str]
+    limit: int
+    timeout_s: float | None = None
+    length_required: bool = False
+
+
 class RequestBodyGuard:
     """Enforce a per-path-prefix size limit and a time limit on request bodies.
 
@@ -46,29 +74,47 @@ class RequestBodyGuard:
     """
 
     def __init__(
-        self, app: ASGIApp, *, default: int, by_prefix: dict[str, int], timeout_s: float
+        self,
+        app: ASGIApp,
+        *,
+        default: int,
+        by_prefix: dict[str, int],
+        timeout_s: float,
+        routes: Sequence[RouteLimit] = (),
     ) -> None:
         self.app = app
         self.default = default
         self.by_prefix = by_prefix
         self.timeout_s = timeout_s
+        self.routes = routes
 
-    def limit_for(self, path: str) -> int:
-        """The body limit of a request path."""
+    def rule_for(self, path: str) -> RouteLimit:
+        """The body rules of a request path."""
+        for route in self.routes:
+            if route.pattern.fullmatch(path):
+                return route
         for prefix, limit in self.by_prefix.items():
             if path.startswith(prefix):
-                return limit
-        return self.default
+                return RouteLimit(_ANY, limit)
+        return RouteLimit(_ANY, self.default)
+
+    def limit_for(self, path: str) -> int:
+        """The body size limit of a request path."""
+        return self.rule_for(path).limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
+        rule = self.rule_for(scope["path"])
+        limit = rule.limit
         if _declares_more_than(scope, limit):
             await _answer(BodyTooLarge(limit), scope, receive, send)
             return
-        body = _CountedBody(receive, limit=limit, timeout_s=self.timeout_s)
+        if rule.length_required and _announces_body(scope) and not _declares_length(scope):
+            await _answer(LengthRequired(), scope, receive, send)
+            return
+        body = _CountedBody(receive, limit=limit, timeout_s=rule.timeout_s or self.timeout_s)
         body.complete = not _announces_body(scope)
         started = False
 
@@ -128,6 +174,11 @@ def _announces_body(scope: Scope) -> bool:
         if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
             return True
     return False
+
+
+def _declares_length(scope: Scope) -> bool:
+    """True if the request states its body's length (Content-Length)."""
+    return any(name == b"content-length" for name, _ in scope.get("headers") or [])
 
 
 def _declares_more_than(scope: Scope, limit: int) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
@@ -23,6 +23,18 @@ class ListOrderOption(StrEnum):
 
     NEWEST = "newest"
     OLDEST = "oldest"
+
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+def create_emulator_app(settings: EmulatorSettings) -> FastAPI:
+    """The emulator's app, imported on use: every `valossa-ingest` command loads this module
+    to register `emulator`, and the client commands should not pay for the emulator's app."""
+    from service.emulator.app import create_emulator_app as create
+
+    return create(settings)
 
 
 def emulator_command(

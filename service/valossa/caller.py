@@ -18,6 +18,7 @@ from service.valossa.errors import (
     error_from_response,
     protocol_error,
 )
+from service.valossa.multipart import StreamedPart, streamed_form
 from service.valossa.redact import redact_text
 from service.valossa.retry import RetryPolicy, delay, should_retry
 
@@ -41,6 +42,8 @@ class Call:
     idempotent: bool
     fields: Mapping[str, JsonValue] = field(default_factory=dict)
     files: Mapping[str, FilePart] = field(default_factory=dict)
+    #: A form's file part streamed from a one-shot source (such a call is never retried).
+    streamed: StreamedPart | None = None
 
 
 class Caller:
@@ -68,6 +71,10 @@ class Caller:
             return self.http.build_request("GET", url, params=params)
         if call.encoding == "json":
             return self.http.build_request("POST", url, json={"api_key": key, **call.fields})
+        if call.streamed is not None:
+            fields = {"api_key": key, **{k: _query_value(v) for k, v in call.fields.items()}}
+            headers, content = streamed_form(fields, call.streamed)
+            return self.http.build_request("POST", url, content=content, headers=headers)
         # (None, value) parts make httpx send multipart/form-data even without a file part.
         parts: dict[str, tuple[str | None, bytes | str] | FilePart] = {"api_key": (None, key)}
         parts.update({k: (None, _query_value(v)) for k, v in call.fields.items()})

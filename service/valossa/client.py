@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Final
 
 import httpx
@@ -21,6 +21,7 @@ from service.valossa.models import (
     NewJobMedia,
     NewJobResponse,
 )
+from service.valossa.multipart import StreamedPart
 from service.valossa.redact import install_log_redaction
 from service.valossa.results import ResultStream, ResultType
 from service.valossa.retry import RetryPolicy
@@ -153,6 +154,23 @@ class ValossaClient(TrainingFunctions):
         fields: dict[str, JsonValue] = {"upload_id": upload_id, "chunk_index": chunk_index}
         files = {"file_data": (f"chunk{chunk_index:05d}", data, "application/octet-stream")}
         call = Call("core", "send_file_chunk", "form", True, fields, files)
+        await self._caller.model(call, EmptyResponse)
+
+    async def send_file_chunk_stream(
+        self, *, upload_id: str, chunk_index: int, data: AsyncIterable[bytes], size: int
+    ) -> None:
+        """Send chunk `chunk_index` read from a one-shot stream of exactly `size` bytes, never
+        held in memory whole. Not retried (the stream cannot be read twice): on failure the
+        caller sends the chunk again from its source."""
+        if chunk_index < 0:
+            raise ValueError("chunk_index starts at 0")
+        if size <= 0:
+            raise ValueError("a chunk has at least one byte")
+        fields: dict[str, JsonValue] = {"upload_id": upload_id, "chunk_index": chunk_index}
+        part = StreamedPart(
+            "file_data", f"chunk{chunk_index:05d}", "application/octet-stream", data, size
+        )
+        call = Call("core", "send_file_chunk", "form", False, fields, streamed=part)
         await self._caller.model(call, EmptyResponse)
 
     async def finalize_file_upload(self, *, upload_id: str) -> FinalizeUploadResponse:

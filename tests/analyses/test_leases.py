@@ -144,17 +144,18 @@ async def test_backlog_fills_only_free_slots_oldest_first(sessionmaker: SessionM
     assert await _claim_backlog(sessionmaker, cap=3) == set()
 
 
-async def test_backlog_moves_to_the_first_state_and_leases(sessionmaker: SessionMaker) -> None:
+async def test_backlog_moves_to_submitting_and_leases(sessionmaker: SessionMaker) -> None:
+    """Only analyses with a video_url: a source_url is downloaded first, without a slot."""
     by_url = await insert_analysis(sessionmaker, customer_media_id="a")
     by_source = await insert_analysis(
         sessionmaker, customer_media_id="b", video_url=None, source_url="https://x.example/v"
     )
-    await _claim_backlog(sessionmaker, cap=10)
-    assert (await _get(sessionmaker, by_url.id)).status == AnalysisStatus.SUBMITTING
-    uploaded = await _get(sessionmaker, by_source.id)
-    assert uploaded.status == AnalysisStatus.UPLOADING
-    assert uploaded.claimed_by is not None
-    assert uploaded.deadline_at is not None
+    assert await _claim_backlog(sessionmaker, cap=10) == {by_url.id}
+    submitting = await _get(sessionmaker, by_url.id)
+    assert submitting.status == AnalysisStatus.SUBMITTING
+    assert submitting.claimed_by is not None
+    assert submitting.deadline_at is not None
+    assert (await _get(sessionmaker, by_source.id)).status == AnalysisStatus.PENDING
 
 
 async def test_backlog_skips_rows_not_yet_due(sessionmaker: SessionMaker) -> None:

@@ -9,9 +9,11 @@ import pytest
 from service.analyses.models import NOT_TERMINAL_SQL
 from service.analyses.states import (
     CANCELLABLE_LOCALLY,
+    DOWNLOAD_POOL,
     HOLDS_SLOT,
     STEP_FOR,
     TERMINAL,
+    TRANSFERRING,
     TRANSITIONS,
     VALOSSA_RUNNING,
     VALOSSA_WAITING,
@@ -26,10 +28,15 @@ from service.analyses.states import (
 
 S = AnalysisStatus
 ALLOWED = {
-    (S.PENDING, S.UPLOADING),
+    (S.PENDING, S.DOWNLOADING),
     (S.PENDING, S.SUBMITTING),
     (S.PENDING, S.FAILED),
     (S.PENDING, S.CANCELED),
+    (S.DOWNLOADING, S.PENDING),
+    (S.DOWNLOADING, S.UPLOADING),
+    (S.DOWNLOADING, S.FAILED),
+    (S.DOWNLOADING, S.CANCELED),
+    (S.UPLOADING, S.DOWNLOADING),
     (S.UPLOADING, S.SUBMITTING),
     (S.UPLOADING, S.FAILED),
     (S.UPLOADING, S.CANCELED),
@@ -67,29 +74,37 @@ def test_terminal_states_are_exactly_those_without_moves() -> None:
 
 
 def test_slots_are_held_from_upload_until_valossa_finished() -> None:
+    """A download holds none: a slow source must not keep other media from Valossa."""
     assert {S.UPLOADING, S.SUBMITTING, S.SUBMITTED} == HOLDS_SLOT
 
 
 def test_only_states_without_a_valossa_job_cancel_locally() -> None:
-    assert {S.PENDING, S.UPLOADING} == CANCELLABLE_LOCALLY
+    assert {S.PENDING, S.DOWNLOADING, S.UPLOADING} == CANCELLABLE_LOCALLY
     assert not CANCELLABLE_LOCALLY & {S.SUBMITTING, S.SUBMITTED}
+
+
+def test_transfers_show_progress() -> None:
+    assert {S.DOWNLOADING, S.UPLOADING} == TRANSFERRING
 
 
 def test_each_worked_state_has_its_step() -> None:
     assert STEP_FOR == {
-        S.UPLOADING: Step.UPLOAD,
+        S.DOWNLOADING: Step.DOWNLOAD,
+        S.UPLOADING: Step.RESTART_UPLOAD,
         S.SUBMITTING: Step.SUBMIT,
         S.SUBMITTED: Step.CHECK_STATUS,
         S.FETCHING_RESULTS: Step.FETCH_RESULTS,
     }
-    assert set(STEP_FOR) == WORKED
+    # Downloads run in their own pool; the rest are claimed when due.
+    assert {S.DOWNLOADING} == DOWNLOAD_POOL
+    assert set(STEP_FOR) - DOWNLOAD_POOL == WORKED
     assert not WORKED & TERMINAL
     assert S.PENDING not in WORKED  # taken from the backlog, under the cap
 
 
-def test_first_state_depends_on_whether_we_upload() -> None:
-    assert first_state(needs_upload=True) is S.UPLOADING
-    assert first_state(needs_upload=False) is S.SUBMITTING
+def test_first_state_depends_on_whether_we_download() -> None:
+    assert first_state(needs_download=True) is S.DOWNLOADING
+    assert first_state(needs_download=False) is S.SUBMITTING
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,10 @@ def test_every_pod_runs_hardened(manifests: list[Manifest]) -> None:
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         assert spec["automountServiceAccountToken"] is False
         tmp_volumes = [v for v in spec["volumes"] if "emptyDir" in v]
-        assert [v["name"] for v in tmp_volumes] == ["tmp"]
+        # The worker also spools source_url downloads on a volume of their own.
+        worker = workload["metadata"]["name"].endswith("-worker")
+        assert [v["name"] for v in tmp_volumes] == (["tmp", "spool"] if worker else ["tmp"])
+        assert all(v["emptyDir"]["sizeLimit"] for v in tmp_volumes), "a full disk evicts pods"
         for container in spec["containers"]:
             context = container["securityContext"]
             assert context["readOnlyRootFilesystem"] is True

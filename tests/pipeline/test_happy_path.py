@@ -83,8 +83,8 @@ async def test_source_url_is_uploaded_by_us_in_chunks(
     assert done["status"] == "finished", done
     events = (await stack.api.get(f"/v1/analyses/{created['id']}/events")).json()
     statuses = [event["to_status"] for event in events["items"]]
-    assert statuses[:4] == ["pending", "uploading", "submitting", "submitted"]
-    assert "valossaupload://" in events["items"][2]["reason"]
+    assert statuses[:5] == ["pending", "downloading", "uploading", "submitting", "submitted"]
+    assert "valossaupload://" in events["items"][3]["reason"]
     jobs = await emulator.jobs_of("m-up")
     assert len(jobs) == 1
 

@@ -75,6 +75,7 @@ app.kubernetes.io/component: {{ .component }}
 VALOSSA_BASE_URL: {{ .Values.config.valossaBaseUrl | quote }}
 PUBLIC_BASE_URL: {{ include "valossa-ingest.publicBaseUrl" . | quote }}
 VALOSSA_MAX_IN_FLIGHT: {{ .Values.config.valossaMaxInFlight | quote }}
+SOURCE_DOWNLOAD_CONCURRENCY: {{ .Values.config.sourceDownloadConcurrency | quote }}
 LOG_LEVEL: {{ .Values.config.logLevel | quote }}
 LOG_FORMAT: {{ .Values.config.logFormat | quote }}
 FORWARDED_ALLOW_IPS: {{ .Values.config.forwardedAllowIps | quote }}

@@ -17,7 +17,7 @@ import contextlib
 import itertools
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -81,28 +81,17 @@ async def claim_backlog(
     if limit <= 0:
         return []
     await session.execute(select(func.pg_advisory_xact_lock(SUBMISSION_LOCK)))
-    in_flight = await session.scalar(
-        select(func.count())
-        .select_from(Analysis)
-        .where(not_terminal(), Analysis.status.in_(HOLDS_SLOT))
-    )
-    free = min(limit, max_in_flight - (in_flight or 0))
+    free = min(limit, max_in_flight - await in_flight(session))
     if free <= 0:
         return []
     now = await database_now(session)
-    # One submission per media at a time: a lost new_job answer is recovered by looking for
-    # the job by its customer media id, which must not be ambiguous between re-analyses.
-    submitting = set(
-        await session.scalars(
-            select(Analysis.customer_media_id).where(
-                not_terminal(), Analysis.status == AnalysisStatus.SUBMITTING
-            )
-        )
-    )
+    submitting = await submitting_media(session)
     candidates = (
         await session.scalars(
             select(Analysis)
             .where(not_terminal(), Analysis.status == AnalysisStatus.PENDING)
+            # A source_url is downloaded first, without a slot (claim_downloads).
+            .where(Analysis.video_url.is_not(None))
             .where(or_(Analysis.next_attempt_at.is_(None), Analysis.next_attempt_at <= now))
             .order_by(Analysis.created_at, Analysis.id)
             .limit(free * 2)
@@ -114,7 +103,7 @@ async def claim_backlog(
         if len(claimed) == free or analysis.customer_media_id in submitting:
             continue
         submitting.add(analysis.customer_media_id)
-        target = first_state(needs_upload=analysis.video_url is None)
+        target = first_state(needs_download=analysis.video_url is None)
         lifecycle.move(
             session, analysis, target, reason="a Valossa slot is free", deadline=submit_deadline
         )
@@ -123,6 +112,30 @@ async def claim_backlog(
         analysis.next_attempt_at = now
         claimed.append((claim, analysis))
     return claimed
+
+
+async def in_flight(session: AsyncSession) -> int:
+    """Analyses holding a Valossa slot now."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Analysis)
+        .where(not_terminal(), Analysis.status.in_(HOLDS_SLOT))
+    )
+    return count or 0
+
+
+async def submitting_media(session: AsyncSession) -> set[str]:
+    """Media with an analysis on its way to new_job. One submission per media at a time: a
+    lost new_job answer is recovered by looking for the job by its customer media id, which
+    must not be ambiguous between re-analyses. An upload is on its way to new_job too."""
+    return set(
+        await session.scalars(
+            select(Analysis.customer_media_id).where(
+                not_terminal(),
+                Analysis.status.in_((AnalysisStatus.UPLOADING, AnalysisStatus.SUBMITTING)),
+            )
+        )
+    )
 
 
 async def claim_due(
@@ -151,6 +164,13 @@ async def claim_due(
     return claimed
 
 
+def claim_row(analysis: Analysis, worker: str, now: datetime, lease_s: float) -> Claim:
+    """Claim a row the caller holds locked: a fresh claim token and a lease from `now`."""
+    claim = Claim(analysis.id, _token(worker), now)
+    _lease(analysis, claim, now, lease_s)
+    return claim
+
+
 def _lease(analysis: Analysis, claim: Claim, now: datetime, lease_s: float) -> None:
     analysis.claimed_by = claim.token
     analysis.claimed_until = now + timedelta(seconds=lease_s)
@@ -171,14 +191,24 @@ async def lock_claimed(session: AsyncSession, claim: Claim) -> Analysis | None:
     )
 
 
-async def renew(session: AsyncSession, claim: Claim, lease_s: float) -> bool:
-    """Extend a claim that still holds for another full lease; False if it was lost."""
+#: Columns a step may report with each renewal (progress of a transfer).
+Report = Callable[[], Mapping[str, int | None]]
+
+
+async def renew(
+    session: AsyncSession,
+    claim: Claim,
+    lease_s: float,
+    report: Mapping[str, int | None] | None = None,
+) -> bool:
+    """Extend a claim that still holds for another full lease (writing the `report`ed
+    columns with it); False if it was lost."""
     result = await session.execute(
         update(Analysis)
         .where(Analysis.id == claim.analysis_id, Analysis.claimed_by == claim.token)
         .where(Analysis.claimed_until > func.now())
         .where(not_terminal())
-        .values(claimed_until=_lease_end(lease_s))
+        .values(claimed_until=_lease_end(lease_s), **(report or {}))
     )
     return bool(getattr(result, "rowcount", 0))
 
@@ -200,10 +230,17 @@ class LeaseLost(Exception):
 
 @contextlib.asynccontextmanager
 async def kept_alive(
-    sessionmaker: SessionMaker, claim: Claim, *, lease_s: float
+    sessionmaker: SessionMaker,
+    claim: Claim,
+    *,
+    lease_s: float,
+    every_s: float | None = None,
+    report: Report | None = None,
 ) -> AsyncIterator[None]:
-    """Renew the claim every third of a lease while the block runs; if it is lost, cancel the
-    block and raise LeaseLost (an upload of a worker that lost its claim must not go on)."""
+    """Renew the claim every third of a lease (or `every_s`) while the block runs; if it is
+    lost, cancel the block and raise LeaseLost (an upload of a worker that lost its claim must
+    not go on). A cancel or delete ends the claim too, so a short `every_s` stops a transfer
+    within seconds; `report` gives columns (progress) written with each renewal."""
     body = asyncio.current_task()
     assert body is not None
     lost = False
@@ -211,10 +248,10 @@ async def kept_alive(
     async def beat() -> None:
         nonlocal lost
         while True:
-            await asyncio.sleep(lease_s / 3)
+            await asyncio.sleep(every_s or lease_s / 3)
             try:
                 async with sessionmaker() as session, session.begin():
-                    held = await renew(session, claim, lease_s)
+                    held = await renew(session, claim, lease_s, report() if report else None)
             except Exception as exc:  # a missed beat is retried; the lease has slack for it
                 log.warning("analysis %s: lease renewal failed (%s)", claim.analysis_id, exc)
                 continue

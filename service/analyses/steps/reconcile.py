@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.models import Analysis
 from service.analyses.results import Spool, content_type_for, record_absent, store_result
+from service.analyses.sources import where
 from service.analyses.states import (
     VALOSSA_RUNNING,
     VALOSSA_WAITING,
@@ -73,7 +74,7 @@ async def check_status(ctx: StepContext, claim: Claim, analysis: Analysis) -> No
             ctx.lifecycle.move(session, locked, target, reason="Valossa finished")
             release(locked, now, delay_s=0)
         elif target is AnalysisStatus.FAILED:
-            ctx.lifecycle.move(session, locked, target, reason=_failure_reason(status))
+            ctx.lifecycle.move(session, locked, target, reason=_failure_reason(status, locked))
         elif target is AnalysisStatus.CANCELED:
             ctx.lifecycle.move(session, locked, target, reason="canceled at Valossa")
         else:
@@ -128,8 +129,11 @@ def _record_status(analysis: Analysis, status: JobStatus) -> None:
     analysis.error = None
 
 
-def _failure_reason(status: JobStatus) -> str:
+def _failure_reason(status: JobStatus, analysis: Analysis) -> str:
     reason = status.details or "Valossa reported an error without details"
+    if analysis.source_url and analysis.video_url:
+        # Valossa names the file we uploaded for the CMS; the CMS knows it by its source_url.
+        reason = reason.replace(analysis.video_url, where(analysis.source_url))
     if status.media_transfer_status == "error":
         reason = f"media transfer failed: {reason}"
     return reason

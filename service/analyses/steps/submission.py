@@ -1,4 +1,5 @@
-"""Getting an analysis to Valossa: upload its source if needed, then new_job exactly once.
+"""Getting an analysis to Valossa: new_job exactly once (a source_url was uploaded before,
+by source_transfer.py).
 
 new_job is the one call that can bill twice. Before each call we record the intent
 (`submit_attempts`) in its own transaction, and every attempt gives Valossa a customer media id
@@ -10,17 +11,13 @@ instead of creating another.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.models import Analysis
-from service.analyses.sources import UnsafeSourceUrl, check_source_url
 from service.analyses.states import AnalysisStatus
 from service.analyses.steps.context import StepContext
 from service.analyses.steps.leases import Claim, database_now, lock_claimed, release
@@ -38,39 +35,9 @@ from service.valossa import (
     ValossaError,
     ValossaNotFound,
     ValossaTransportError,
-    upload_file,
 )
 
 log = logging.getLogger(__name__)
-
-
-async def upload_source(ctx: StepContext, claim: Claim, analysis: Analysis) -> None:
-    """Copy the analysis's source URL to Valossa in chunks; then it is due for submission."""
-    assert analysis.source_url is not None
-    try:
-        await check_source_url(
-            analysis.source_url, allow_private=ctx.settings.allow_private_source_urls
-        )
-        async with _download(ctx.http, analysis.source_url) as (size, body):
-            url = await upload_file(
-                ctx.valossa, body, size=size, parallelism=ctx.settings.upload_parallelism
-            )
-    except (SourceError, UnsafeSourceUrl) as exc:
-        await fail(ctx, claim, f"cannot read source_url: {exc}")
-        return
-    except ValossaApiError as exc:
-        await fail_or_retry(ctx, claim, exc, "upload to Valossa")
-        return
-    except (ValossaError, httpx.TransportError) as exc:
-        await retry_later(ctx, claim, f"upload interrupted: {describe(exc)}")
-        return
-    async with ctx.transaction() as session:
-        locked = await lock_claimed(session, claim)
-        if locked is None:
-            return
-        locked.video_url = url
-        ctx.lifecycle.move(session, locked, AnalysisStatus.SUBMITTING, reason=f"uploaded as {url}")
-        release(locked, await database_now(session), delay_s=0)
 
 
 async def submit(ctx: StepContext, claim: Claim, analysis: Analysis) -> None:
@@ -224,22 +191,3 @@ def _parameters(analysis: Analysis) -> AnalysisParameters | None:
         return None
     gallery = FaceGalleries(custom_gallery=GalleryRef(id=analysis.face_gallery_id))
     return AnalysisParameters(face_galleries=gallery)
-
-
-class SourceError(Exception):
-    """The source URL cannot be read (refused, not found, no length); retrying will not help."""
-
-
-@contextlib.asynccontextmanager
-async def _download(
-    http: httpx.AsyncClient, url: str
-) -> AsyncIterator[tuple[int, AsyncIterator[bytes]]]:
-    async with http.stream("GET", url) as response:
-        if response.status_code != 200:
-            if response.status_code >= 500:
-                raise httpx.TransportError(f"source answered {response.status_code}")
-            raise SourceError(f"the server answered {response.status_code}")
-        length = response.headers.get("content-length", "")
-        if not length.isdigit() or int(length) <= 0:
-            raise SourceError("the server did not give the file's size (Content-Length)")
-        yield int(length), response.aiter_bytes()

@@ -1,0 +1,128 @@
+"""Claims of the source_url path: downloads take no Valossa slot; uploads take one when free.
+
+A pending analysis with a source_url is claimed into `downloading` by the worker's download
+pool (claim_downloads), never counted against VALOSSA_MAX_IN_FLIGHT. Once its file is on disk,
+the same step asks for a slot (take_slot) under the lock and count that claim_backlog uses,
+and moves to `uploading` only when one is free.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.analyses.lifecycle import Lifecycle
+from service.analyses.models import Analysis, not_terminal
+from service.analyses.states import AnalysisStatus, first_state
+from service.analyses.steps.leases import (
+    SUBMISSION_LOCK,
+    Claim,
+    LeaseLost,
+    claim_row,
+    database_now,
+    in_flight,
+    lock_claimed,
+    submitting_media,
+)
+
+
+async def claim_downloads(
+    session: AsyncSession,
+    lifecycle: Lifecycle,
+    *,
+    worker: str,
+    max_in_flight: int,
+    lease_s: float,
+    download_deadline: timedelta,
+    limit: int,
+) -> list[tuple[Claim, Analysis]]:
+    """Claim source_url analyses to download, oldest first: pending ones (moved to
+    downloading) and downloads due again (after a transient failure, or whose worker died).
+
+    A download holds no Valossa slot, but starts only while one is free: once downloaded, it
+    waits for a slot, and downloading ahead of a full Valossa would only fill disks.
+    """
+    if limit <= 0 or await in_flight(session) >= max_in_flight:
+        return []
+    now = await database_now(session)
+    rows = (
+        await session.scalars(
+            select(Analysis)
+            .where(not_terminal())
+            .where(
+                or_(
+                    and_(Analysis.status == AnalysisStatus.PENDING, Analysis.video_url.is_(None)),
+                    Analysis.status == AnalysisStatus.DOWNLOADING,
+                )
+            )
+            .where(or_(Analysis.next_attempt_at.is_(None), Analysis.next_attempt_at <= now))
+            .where(or_(Analysis.claimed_until.is_(None), Analysis.claimed_until < now))
+            .order_by(Analysis.created_at, Analysis.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    claimed: list[tuple[Claim, Analysis]] = []
+    for analysis in rows:
+        if analysis.status is AnalysisStatus.PENDING:
+            lifecycle.move(
+                session,
+                analysis,
+                first_state(needs_download=True),
+                reason="downloading source_url",
+                deadline=download_deadline,
+            )
+        analysis.download_attempts += 1
+        analysis.transfer_done_bytes = 0
+        analysis.transfer_total_bytes = None
+        analysis.next_attempt_at = now
+        claimed.append((claim_row(analysis, worker, now, lease_s), analysis))
+    return claimed
+
+
+async def take_slot(
+    session: AsyncSession,
+    lifecycle: Lifecycle,
+    claim: Claim,
+    *,
+    max_in_flight: int,
+    submit_deadline: timedelta,
+    size: int,
+) -> bool:
+    """Move a downloaded analysis (still ours) into a free Valossa slot: `uploading`.
+
+    False while no slot is free, while older analyses in the backlog wait for one (they come
+    first), or while another analysis of the same media is on its way to new_job. Raises
+    LeaseLost if the claim is gone (canceled, deleted, taken over).
+    """
+    await session.execute(select(func.pg_advisory_xact_lock(SUBMISSION_LOCK)))
+    analysis = await lock_claimed(session, claim)
+    if analysis is None or analysis.status is not AnalysisStatus.DOWNLOADING:
+        raise LeaseLost(claim)
+    now = await database_now(session)
+    older_waiting = await session.scalar(
+        select(func.count())
+        .select_from(Analysis)
+        .where(not_terminal(), Analysis.status == AnalysisStatus.PENDING)
+        .where(Analysis.video_url.is_not(None), Analysis.next_attempt_at <= now)
+        .where(Analysis.created_at < analysis.created_at)
+    )
+    if await in_flight(session) + (older_waiting or 0) >= max_in_flight:
+        return False
+    if analysis.customer_media_id in await submitting_media(session):
+        return False
+    lifecycle.move(
+        session,
+        analysis,
+        AnalysisStatus.UPLOADING,
+        reason=f"downloaded {size} bytes; a Valossa slot is free",
+        deadline=submit_deadline,
+    )
+    analysis.download_attempts = 0
+    analysis.attempts = 0
+    analysis.error = None
+    analysis.transfer_done_bytes = 0
+    analysis.transfer_total_bytes = size
+    return True
