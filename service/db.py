@@ -60,12 +60,13 @@ def is_database_unavailable(exc: BaseException) -> bool:
 APPLICATION_NAME = "valossa-ingest"
 
 
-def make_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
+def make_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = False) -> AsyncEngine:
     """An async engine over psycopg 3.
 
     A connection that dies (a Postgres restart) fails the one statement that meets it; the
     error invalidates it and every connection pooled before it, so the next checkout opens
-    fresh ones: the pool recovers by itself, with or without `pre_ping`. SQL parameters
+    fresh ones: the pool recovers by itself, so connections are not pinged before each use (a
+    round trip per request; `pre_ping` turns it on). SQL parameters
     stay out of errors and logged tracebacks (they hold customer data and presigned URLs).
     """
     url = make_url(database_url)

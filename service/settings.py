@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     #: Bounds for the next status check; Valossa's poll_again_after_seconds is clamped into them.
     poll_min_interval_s: float = Field(default=5.0, ge=0)
     poll_max_interval_s: float = Field(default=600.0, gt=0)
+    #: While Valossa's callbacks reliably arrive, a submitted analysis is polled only this often
+    #: (a safety net); when they stop, polling falls back to Valossa's suggestion at once.
+    callback_safety_poll_s: float = Field(default=900.0, gt=0)
     #: How long a worker owns a claimed analysis before another may take it over.
     lease_s: float = Field(default=120.0, gt=0)
     #: Deadlines for non-terminal states; an analysis past one is flagged as overdue.

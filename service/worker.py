@@ -25,6 +25,7 @@ import psycopg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 
+from service.analyses.callback_trust import fall_back_to_polling
 from service.analyses.lifecycle import Lifecycle
 from service.analyses.models import Analysis
 from service.analyses.states import STEP_FOR, Step
@@ -132,11 +133,18 @@ class Worker:
             await _first_of(self._wake.wait(), stop.wait())
 
     async def look_for_work(self) -> int:
-        """One round: flag overdue analyses, claim due work for the free slots, start it.
-        Returns how many steps were started."""
+        """One round: flag overdue analyses, fall back to polling if callbacks stopped, claim due
+        work for the free slots, start it. Returns how many steps were started."""
         ctx = self.ctx
         async with ctx.transaction() as session:
             await flag_overdue(session, ctx.lifecycle)
+            if not await ctx.callback_trust.trusted(session):
+                moved = await fall_back_to_polling(session)
+                if moved:
+                    log.warning(
+                        "Valossa's callbacks are not arriving: %d analyses polled on its schedule",
+                        moved,
+                    )
         free = self.concurrency - len(self._steps)
         claimed: list[tuple[Claim, Analysis]] = []
         if free > 0:

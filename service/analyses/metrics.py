@@ -10,6 +10,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.analyses.callback_trust import CallbackHealth, read_callback_health
 from service.analyses.models import Analysis, not_terminal
 from service.analyses.states import HOLDS_SLOT, TERMINAL, AnalysisStatus
 
@@ -21,6 +22,7 @@ class Gauges:
     live_by_status: dict[str, int]
     overdue: int
     due_now: int
+    callbacks: CallbackHealth
 
     @property
     def in_flight(self) -> int:
@@ -45,7 +47,7 @@ async def read_gauges(session: AsyncSession) -> Gauges:
         by_status[str(status)] = int(count)
         overdue += int(overdue_count)
         due += int(due_count)
-    return Gauges(by_status, overdue, due)
+    return Gauges(by_status, overdue, due, await read_callback_health(session))
 
 
 class AnalysesCollector(Collector):
@@ -79,4 +81,16 @@ class AnalysesCollector(Collector):
             "valossa_ingest_due",
             "Analyses whose next step is due now (if it grows, workers lag).",
             value=self.gauges.due_now,
+        )
+        callbacks = self.gauges.callbacks
+        yield GaugeMetricFamily(
+            "valossa_ingest_callbacks_trusted",
+            "1 while Valossa's callbacks announce the end of jobs (polling is then a safety net "
+            "every CALLBACK_SAFETY_POLL_S), 0 while polling follows Valossa's schedule.",
+            value=int(callbacks.trusted),
+        )
+        yield GaugeMetricFamily(
+            "valossa_ingest_callbacks_announced_ratio",
+            "Of the latest Valossa jobs that ended, the share a callback announced.",
+            value=callbacks.announced_share,
         )

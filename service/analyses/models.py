@@ -62,6 +62,12 @@ class Analysis(TimestampMixin, Base):
         Index("ix_analyses_status_created", "status", "created_at", "id"),
         Index("ix_analyses_job_id", "job_id", unique=True),
         Index("ix_analyses_idempotency_key", "idempotency_key", unique=True),
+        # The latest jobs that ended, for callback_trust (a few rows read per look).
+        Index(
+            "ix_analyses_ended_checks",
+            "status_checked_at",
+            postgresql_where=text("valossa_status IN ('finished', 'error')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -77,6 +83,9 @@ class Analysis(TimestampMixin, Base):
     language: Mapped[str] = mapped_column(String(32))
     face_gallery_id: Mapped[str | None] = mapped_column(String(64))
     result_types: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    #: False when the CMS left result_types to the default: transcripts are then asked for only
+    #: when the core metadata shows speech.
+    result_types_explicit: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
@@ -96,6 +105,9 @@ class Analysis(TimestampMixin, Base):
     callback_at: Mapped[datetime | None]
     callback_wakeups: Mapped[int] = mapped_column(default=0, server_default="0")
     status_checked_at: Mapped[datetime | None]
+    #: When Valossa's poll_again_after_seconds (clamped) says to look again: the schedule that
+    #: polling falls back to when callbacks stop arriving.
+    poll_hint_at: Mapped[datetime | None]
     cancel_requested_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     submit_attempts: Mapped[int] = mapped_column(default=0, server_default="0")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 import anyio
+import ijson
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -96,6 +97,10 @@ async def _insert_chunk(session: AsyncSession, record: StoredResult, seq: int, d
     )
 
 
+_SPEECH = "audio.speech"
+_SPEECH_GROUPING = "detection_groupings.by_detection_type"
+
+
 @dataclass
 class Spool:
     """A result read from Valossa into a temporary file (memory holds at most one chunk), so
@@ -119,6 +124,21 @@ class Spool:
         self.file.seek(0)
         while piece := self.file.read(CHUNK_BYTES):
             yield piece
+
+    def shows_speech(self) -> bool:
+        """True if this core metadata has `audio.speech` detections (read streamed: a core
+        document can be tens of MB)."""
+        self.file.seek(0)
+        try:
+            for prefix, event, value in ijson.parse(self.file):
+                if prefix == _SPEECH_GROUPING and event == "map_key":
+                    if value == _SPEECH:
+                        return True
+                elif value == _SPEECH and prefix.startswith("detections.") and prefix[-2:] == ".t":
+                    return True
+        except ijson.JSONError:
+            return True  # not ours to judge: ask Valossa, which knows
+        return False
 
     def close(self) -> None:
         """Delete the temporary file."""
@@ -147,26 +167,36 @@ class ResultBody:
     sha256: str
 
 
+#: Chunks read per query when a result is served: few round trips, little memory.
+SERVE_BATCH_CHUNKS = 4
+
+
 async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIterator[bytes]:
-    """Yield a stored result's bytes chunk by chunk, one short query per chunk.
+    """Yield a stored result's bytes chunk by chunk, a few chunks per short query.
 
     It stops at the recorded size: asking once more after the last chunk would race the client
     hanging up (it has every byte), and a query cancelled half-way costs the pooled connection.
-    For the same reason each query finishes even if the client leaves while it runs.
+    For the same reason each query finishes even if the client leaves while it runs, and no
+    connection is held while the client reads (a slow client must not hold the pool).
     """
     sent = 0
     seq = 0
     while sent < body.size_bytes:
         with anyio.CancelScope(shield=True):
             async with sessionmaker() as session:
-                data = await session.scalar(
-                    select(ResultChunk.data).where(
-                        ResultChunk.analysis_id == body.analysis_id,
-                        ResultChunk.result_type == body.result_type,
-                        ResultChunk.seq == seq,
+                batch = list(
+                    await session.scalars(
+                        select(ResultChunk.data)
+                        .where(
+                            ResultChunk.analysis_id == body.analysis_id,
+                            ResultChunk.result_type == body.result_type,
+                            ResultChunk.seq >= seq,
+                            ResultChunk.seq < seq + SERVE_BATCH_CHUNKS,
+                        )
+                        .order_by(ResultChunk.seq)
                     )
                 )
-        if data is None:
+        if not batch:
             log.error(
                 "stored %s of analysis %s ends at %d of its %d bytes",
                 body.result_type,
@@ -175,9 +205,10 @@ async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIt
                 body.size_bytes,
             )
             return
-        yield data
-        sent += len(data)
-        seq += 1
+        for data in batch:
+            yield data
+            sent += len(data)
+        seq += len(batch)
 
 
 __all__ = ["ABSENT", "STORED", "ResultBody", "ResultType", "Spool", "store_result"]

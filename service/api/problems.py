@@ -101,6 +101,8 @@ def allowed_methods(request: Request) -> list[str]:
 async def _database_error(request: Request, exc: Exception) -> Response:
     if not is_database_unavailable(exc):
         raise exc  # a bug: the last-resort handler answers 500 and the traceback is logged
+    if getattr(exc, "connection_invalidated", False):
+        request.state.database_connection_lost = True  # a GET is run again (api/retry.py)
     # One line, no traceback and no SQL: the parameters may hold presigned URLs.
     log.warning(
         "database unavailable during %s %s: %s",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterator
 
+import anyio
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -53,11 +54,16 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
     return weights.get("*", 0.0) > 0
 
 
+#: Fast compression: metadata JSON shrinks several-fold even so, and tens of MB stay quick.
+GZIP_LEVEL = 1
+
+
 async def gzipped(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Compress a byte stream into gzip on the fly (memory stays one chunk deep)."""
-    compressor = zlib.compressobj(6, zlib.DEFLATED, GZIP_WBITS)
+    """Compress a byte stream into gzip on the fly (memory stays one chunk deep), in a worker
+    thread so that other requests are served meanwhile."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS)
     async for chunk in chunks:
-        out = compressor.compress(chunk)
+        out = await anyio.to_thread.run_sync(compressor.compress, chunk)
         if out:
             yield out
     yield compressor.flush()

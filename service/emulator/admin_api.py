@@ -138,7 +138,8 @@ async def list_emails(state: StateDep) -> dict[str, Any]:
 
 @router.get("/stats")
 async def stats(state: StateDep) -> dict[str, Any]:
-    """Jobs created per key, unfinished jobs now, their high-water mark, and the job clock."""
+    """Jobs created per key, unfinished jobs now, their high-water mark, the job clock, and
+    the calls received per API function since the emulator started."""
     owners = set(state.stats.jobs_created)
     return {
         "jobs_created": sum(state.stats.jobs_created.values()),
@@ -148,4 +149,5 @@ async def stats(state: StateDep) -> dict[str, Any]:
         "max_unfinished": state.stats.max_unfinished,
         "max_unfinished_by_api_key": dict(state.stats.max_unfinished_by_key),
         "clock_s": round(state.clock_s, 3),
+        "calls": dict(state.stats.calls),
     }

@@ -123,3 +123,5 @@ class Stats:
     jobs_created: Counter[str] = field(default_factory=Counter)
     max_unfinished: int = 0
     max_unfinished_by_key: Counter[str] = field(default_factory=Counter)
+    #: Calls received per API function (faults included), since this process started.
+    calls: Counter[str] = field(default_factory=Counter)

@@ -30,6 +30,7 @@ class FaultInjector:
             await self.app(scope, receive, send)
             return
         state = cast(EmulatorState, scope["app"].state.emulator)
+        state.stats.calls[scope["path"].rsplit("/", 1)[-1]] += 1
         config, rng = state.config, state.fault_rng
         if config.latency_ms:
             await asyncio.sleep(config.latency_ms / 1000)

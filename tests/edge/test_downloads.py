@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.analyses.results import CHUNK_BYTES, store_result
+from service.analyses.results import CHUNK_BYTES, SERVE_BATCH_CHUNKS, store_result
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
 from service.main import create_app
@@ -94,7 +95,7 @@ async def served(settings: Settings, sessionmaker: SessionMaker) -> AsyncIterato
 
 
 @pytest.mark.parametrize("encoding", ["identity", "gzip"])
-async def test_a_download_read_to_the_end_asks_for_each_chunk_once_and_keeps_the_connections(
+async def test_a_download_read_to_the_end_asks_for_each_batch_once_and_keeps_the_connections(
     served: Served, encoding: str
 ) -> None:
     watch = PoolWatch(served.engine)
@@ -108,7 +109,8 @@ async def test_a_download_read_to_the_end_asks_for_each_chunk_once_and_keeps_the
             assert response.status_code == 200
             assert hashlib.sha256(response.content).digest() == hashlib.sha256(CORE).digest()
         await eventually(lambda: watch.engine.sync_engine.pool.checkedout() == 0, within=10)
-    assert watch.chunk_queries == 3 * 3  # three chunks, three downloads: no query after the last
+    # Three chunks, read a batch at a time, three downloads: no query after the last chunk.
+    assert watch.chunk_queries == 3 * math.ceil(3 / SERVE_BATCH_CHUNKS)
     assert watch.lost == []
 
 

@@ -104,8 +104,10 @@ async def test_valossaupload_url_uploaded_beforehand(
 
 
 async def test_media_without_speech_records_absent_types_and_finishes(
-    stack: Stack, media_url: str
+    stack: Stack, emulator: EmulatorHandle, media_url: str
 ) -> None:
+    """The default result types: core shows no speech, so no transcript is asked for (one
+    job_results call in all)."""
     async with contextlib.AsyncExitStack() as workers:
         await stack.start_worker(workers, "w1")
         created = await _analyse(
@@ -116,10 +118,32 @@ async def test_media_without_speech_records_absent_types_and_finishes(
     states = {name: result["state"] for name, result in done["results"].items()}
     assert states["core"] == "stored"
     assert states["speech_to_text_srt"] == "absent"
+    assert "shows no speech" in done["results"]["speech_to_text_srt"]["absent_reason"]
+    assert (await emulator.stats())["calls"]["job_results"] == 1
     missing = await stack.api.get(
         "/v1/media/m-silent/metadata", params={"type": "speech_to_text_srt"}
     )
     assert missing.status_code == 404
+
+
+async def test_transcripts_asked_for_by_name_are_fetched_even_without_speech(
+    stack: Stack, emulator: EmulatorHandle, media_url: str
+) -> None:
+    async with contextlib.AsyncExitStack() as workers:
+        await stack.start_worker(workers, "w1")
+        created = await _analyse(
+            stack,
+            {
+                "customer_media_id": "m-silent-2",
+                "video_url": f"{media_url}/silent.mp4",
+                "result_types": ["core", "speech_to_text_srt"],
+            },
+        )
+        done = await wait_for_status(stack.api, str(created["id"]), {"finished", "failed"})
+    assert done["status"] == "finished", done
+    assert done["results"]["speech_to_text_srt"]["state"] == "absent"
+    assert "shows no speech" not in done["results"]["speech_to_text_srt"]["absent_reason"]
+    assert (await emulator.stats())["calls"]["job_results"] == 2
 
 
 async def test_non_video_fails_with_valossas_details(stack: Stack, media_url: str) -> None:

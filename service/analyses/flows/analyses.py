@@ -24,6 +24,7 @@ from service.analyses.schemas import (
 )
 from service.analyses.sources import UnsafeSourceUrl, check_source_url
 from service.analyses.states import AnalysisStatus
+from service.analyses.steps.leases import notify_due
 from service.errors import BadRequest, NotFound, Unprocessable
 from service.faces.flows.galleries import gallery_for_analysis
 from service.settings import Settings
@@ -84,6 +85,7 @@ async def create_analysis(
         language=request.language,
         face_gallery_id=face_gallery_id,
         result_types=[str(t) for t in request.result_types],
+        result_types_explicit="result_types" in request.model_fields_set,
         idempotency_key=idempotency_key,
         request_fingerprint=digest,
         next_attempt_at=utcnow(),
@@ -102,6 +104,7 @@ async def create_analysis(
         if winner is None:
             raise
         return Created(await _replay(session, winner, digest), new=False)
+    await notify_due(session)  # a worker takes it at once, not at its next interval
     await session.refresh(analysis)
     return Created(AnalysisView.build(analysis, [], now=utcnow()), new=True)
 

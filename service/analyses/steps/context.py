@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.analyses.callback_trust import CallbackTrust
 from service.analyses.lifecycle import Lifecycle
 from service.analyses.tokens import CallbackTokens
 from service.db import SessionMaker
@@ -30,6 +31,15 @@ class StepContext:
     #: This worker's name, recorded in claims and events.
     worker: str
     lifecycle: Lifecycle
+    #: Whether Valossa's callbacks arrive (read from the database, cached per worker).
+    callback_trust: CallbackTrust = field(default_factory=CallbackTrust)
+
+    async def next_check_in(self, session: AsyncSession, suggested_s: float) -> float:
+        """Seconds until the next job_status of a job Valossa suggests checking in
+        `suggested_s`: the safety-net interval instead while callbacks are trusted."""
+        if await self.callback_trust.trusted(session):
+            return max(suggested_s, self.settings.callback_safety_poll_s)
+        return suggested_s
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

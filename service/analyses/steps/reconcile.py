@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,7 @@ from service.analyses.steps.outcomes import describe, fail, fail_or_retry, retry
 from service.analyses.valossa_jobs import CancelAnswer, cancel_at_valossa
 from service.valossa import (
     JobStatus,
+    ResultType,
     ValossaApiError,
     ValossaAuthError,
     ValossaError,
@@ -86,11 +88,13 @@ async def check_status(ctx: StepContext, claim: Claim, analysis: Analysis) -> No
                 )
             if changed:
                 ctx.lifecycle.note(session, locked, f"Valossa status: {status.status}")
+            suggested = _next_poll(ctx, status)
+            locked.poll_hint_at = now + timedelta(seconds=suggested)
             if locked.callback_at is not None and locked.callback_at > claim.claimed_at:
                 # A callback arrived while we asked: what it announced may postdate our answer.
                 release(locked, now, delay_s=0)
             else:
-                release(locked, now, delay_s=_next_poll(ctx, status))
+                release(locked, now, delay_s=await ctx.next_check_in(session, suggested))
 
 
 def _after_cancel_request(
@@ -157,7 +161,11 @@ async def fetch_results(ctx: StepContext, claim: Claim, analysis: Analysis) -> N
     spools: list[Spool] = []
     absent: dict[str, str] = {}
     try:
-        for result_type in analysis.result_types:
+        # Core first: whether it shows speech decides which transcripts are worth asking for.
+        for result_type in sorted(analysis.result_types, key=lambda t: t != "core"):
+            if result_type in SPEECH_TYPES and not _may_have_speech(analysis, spools):
+                absent[result_type] = NO_SPEECH
+                continue
             try:
                 spools.append(await _download(ctx, analysis.job_id, result_type))
             except ValossaApiError as exc:
@@ -195,6 +203,21 @@ async def fetch_results(ctx: StepContext, claim: Claim, analysis: Analysis) -> N
     finally:
         for spool in spools:
             spool.close()
+
+
+#: The transcripts Valossa makes from the speech it heard.
+SPEECH_TYPES = frozenset(t.value for t in ResultType if t.is_text)
+NO_SPEECH = "the core metadata shows no speech, so no transcript was asked for"
+
+
+def _may_have_speech(analysis: Analysis, spools: list[Spool]) -> bool:
+    """Whether to ask Valossa for a transcript type: always when the CMS named the types;
+    otherwise only when the stored core shows speech (a silent video has none, and a job with
+    the CMS's own transcript runs no speech analysis)."""
+    if analysis.result_types_explicit:
+        return True
+    core = next((spool for spool in spools if spool.result_type == "core"), None)
+    return core is None or core.shows_speech()
 
 
 async def _download(ctx: StepContext, job_id: str, result_type: str) -> Spool:

@@ -148,7 +148,10 @@ async def record_job(
                 reason=f"{reason} (job {job_id})",
                 deadline=timedelta(seconds=ctx.settings.analysis_deadline_s),
             )
-            release(locked, await database_now(session), delay_s=ctx.settings.poll_min_interval_s)
+            now = await database_now(session)
+            first_check = ctx.settings.poll_min_interval_s
+            locked.poll_hint_at = now + timedelta(seconds=first_check)
+            release(locked, now, delay_s=await ctx.next_check_in(session, first_check))
             return
     log.error("analysis %s no longer needs Valossa job %s; deleting it", analysis.id, job_id)
     await delete_orphan(ctx.valossa, job_id)
