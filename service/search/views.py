@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.analyses import queries as analyses_queries
-from service.analyses.states import AnalysisStatus
+from service.analyses.flows.media import current_analysis
 from service.errors import NotFound, Unprocessable
 from service.search.extraction import FACE_TYPE, SPEECH_TYPE
 from service.search.models import (
@@ -41,21 +40,7 @@ _NOT_LABELS = ("human.%", "topic.%", "%.keyword.%", "external.%")
 
 async def indexed_media(session: AsyncSession, customer_media_id: str) -> SearchMedia:
     """The index of the media's newest finished analysis, or a 404 problem saying why not."""
-    current = await analyses_queries.latest_of_media(
-        session, customer_media_id, status=AnalysisStatus.FINISHED
-    )
-    if current is None:
-        latest = await analyses_queries.latest_of_media(session, customer_media_id)
-        if latest is None:
-            raise NotFound(
-                f"no analysis for customer_media_id {customer_media_id!r}", reason="unknown_media"
-            )
-        raise NotFound(
-            f"no finished analysis yet for customer_media_id {customer_media_id!r}; "
-            f"the latest analysis is {latest.status}",
-            reason="not_finished",
-            analysis_status=latest.status,
-        )
+    current = await current_analysis(session, customer_media_id)
     indexed = await session.get(SearchMedia, current.id)
     if indexed is None:
         raise NotFound(

@@ -6,13 +6,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from service.analyses.steps.context import StepContext
 from service.resources import open_resources
 from service.settings import Settings
 from service.worker import step_context
-from tests.support.emulator import EMULATOR_KEY, EmulatorHandle, running_emulator
+from tests.support.emulator import EmulatorHandle, running_emulator, settings_for
 
 
 @pytest.fixture
@@ -25,9 +24,7 @@ async def emulator(tmp_path: Path) -> AsyncIterator[EmulatorHandle]:
 @pytest.fixture
 def wired(settings: Settings, emulator: EmulatorHandle) -> Settings:
     """Test settings whose Valossa is the emulator."""
-    return settings.model_copy(
-        update={"valossa_base_url": emulator.url, "valossa_api_key": SecretStr(EMULATOR_KEY)}
-    )
+    return settings_for(settings, emulator)
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from service.settings import Settings
 from tests.support.api import api_client
-from tests.support.emulator import EMULATOR_KEY, EmulatorHandle, running_emulator
+from tests.support.emulator import EmulatorHandle, running_emulator, settings_for
 
 
 @pytest.fixture
@@ -24,9 +23,7 @@ async def emulator(tmp_path: Path) -> AsyncIterator[EmulatorHandle]:
 @pytest.fixture
 def emulated_settings(settings: Settings, emulator: EmulatorHandle) -> Settings:
     """Test settings pointing at the emulator."""
-    return settings.model_copy(
-        update={"valossa_base_url": emulator.url, "valossa_api_key": SecretStr(EMULATOR_KEY)}
-    )
+    return settings_for(settings, emulator)
 
 
 @pytest.fixture

@@ -39,25 +39,32 @@ async def media_view(session: AsyncSession, customer_media_id: str) -> MediaView
     )
 
 
+async def current_analysis(session: AsyncSession, customer_media_id: str) -> Analysis:
+    """The media's newest finished analysis (its current metadata), or a 404 problem whose
+    `reason` says why there is none: `unknown_media` or `not_finished`."""
+    current = await queries.latest_of_media(
+        session, customer_media_id, status=AnalysisStatus.FINISHED
+    )
+    if current is not None:
+        return current
+    latest = await queries.latest_of_media(session, customer_media_id)
+    if latest is None:
+        raise NotFound(
+            f"no analysis for customer_media_id {customer_media_id!r}", reason="unknown_media"
+        )
+    raise NotFound(
+        f"no finished analysis yet for customer_media_id {customer_media_id!r}; "
+        f"the latest analysis is {latest.status}",
+        reason="not_finished",
+        analysis_status=latest.status,
+    )
+
+
 async def metadata_body(
     session: AsyncSession, customer_media_id: str, result_type: ResultType
 ) -> ResultBody:
     """What to stream for one result type of the media's current metadata, or a 404 reason."""
-    current = await queries.latest_of_media(
-        session, customer_media_id, status=AnalysisStatus.FINISHED
-    )
-    if current is None:
-        latest = await queries.latest_of_media(session, customer_media_id)
-        if latest is None:
-            raise NotFound(
-                f"no analysis for customer_media_id {customer_media_id!r}", reason="unknown_media"
-            )
-        raise NotFound(
-            f"no finished analysis yet for customer_media_id {customer_media_id!r}; "
-            f"the latest analysis is {latest.status}",
-            reason="not_finished",
-            analysis_status=latest.status,
-        )
+    current = await current_analysis(session, customer_media_id)
     if result_type.value not in current.result_types:
         raise NotFound(
             f"{result_type.value} was not requested in the current analysis of this media "
