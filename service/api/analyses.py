@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from service.analyses.flows import analyses as flows
 from service.analyses.flows import cancel as flows_cancel
-from service.analyses.inputs import MediaId, Text
+from service.analyses.inputs import MediaId
 from service.analyses.schemas import AnalysisCreate, AnalysisPage, AnalysisView, EventList
 from service.analyses.states import AnalysisStatus
 from service.api.auth import require_cms_token
 from service.api.deps import ResourcesDep, SessionDep
+from service.text import Text
 
 router = APIRouter(
     prefix="/v1/analyses", tags=["analyses"], dependencies=[Depends(require_cms_token)]

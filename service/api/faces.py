@@ -26,6 +26,7 @@ from service.faces.schemas import (
     ImageList,
     ImageView,
 )
+from service.text import Text
 
 #: One training image (at most 8 MiB) and the multipart envelope around it.
 IMAGE_UPLOAD_MAX_BODY = MAX_IMAGE_BYTES + 64 * 1024
@@ -33,15 +34,15 @@ IMAGE_UPLOAD_MAX_BODY = MAX_IMAGE_BYTES + 64 * 1024
 router = APIRouter(tags=["face galleries"], dependencies=[Depends(require_cms_token)])
 
 GalleryRef = Annotated[
-    str,
+    Text,
     Path(
         min_length=1,
         max_length=ID_LENGTH,
         description="A gallery id, or `default` for the default gallery.",
     ),
 ]
-FaceId = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
-ImageId = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
+FaceId = Annotated[Text, Path(min_length=1, max_length=ID_LENGTH)]
+ImageId = Annotated[Text, Path(min_length=1, max_length=ID_LENGTH)]
 
 _PROBLEMS: dict[int | str, dict[str, str]] = {
     401: {"description": "Missing or invalid bearer token"},
