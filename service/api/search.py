@@ -11,6 +11,7 @@ from service.api.deps import ResourcesDep, SessionDep
 from service.search import flows
 from service.search.cursor import SearchCursors
 from service.search.schemas import SearchPage
+from service.text import Text
 
 router = APIRouter(prefix="/v1/search", tags=["search"], dependencies=[Depends(require_cms_token)])
 
@@ -32,7 +33,7 @@ async def search(
     session: SessionDep,
     cursors: Annotated[SearchCursors, Depends(search_cursors)],
     q: Annotated[
-        str | None,
+        Text | None,
         Query(
             min_length=1,
             max_length=200,
@@ -41,7 +42,7 @@ async def search(
         ),
     ] = None,
     type: Annotated[
-        list[str] | None,
+        list[Text] | None,
         Query(
             max_length=20,
             description="Only matches whose detection type starts with one of "
@@ -58,7 +59,7 @@ async def search(
         ),
     ] = None,
     face: Annotated[
-        str | None,
+        Text | None,
         Query(
             min_length=1,
             max_length=1024,
