@@ -23,6 +23,7 @@ from service.api.auth import token_accepted, token_fingerprint
 from service.api.deps import ResourcesDep, SessionDep
 from service.api.representation import result_response
 from service.errors import ServiceError
+from service.text import Text
 from service.ui import views
 from service.ui.auth import (
     UI_PATH,
@@ -146,7 +147,7 @@ async def analyses_page(
     session: SessionDep,
     resources: ResourcesDep,
     status: Annotated[str, Query(max_length=32)] = "",
-    customer_media_id: Annotated[str | None, Query(max_length=1024)] = None,
+    customer_media_id: Annotated[Text | None, Query(max_length=1024)] = None,
     overdue: bool = False,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
@@ -172,7 +173,7 @@ async def analysis_page(
 @router.get("/analyses/{analysis_id}/results/{result_type}")
 async def download_result(
     analysis_id: uuid.UUID,
-    result_type: str,
+    result_type: Text,
     request: Request,
     _: OperatorDep,
     session: SessionDep,
@@ -239,14 +240,14 @@ async def create_gallery(
 
 
 @router.get("/face-galleries/{gallery_ref}")
-async def gallery_page(gallery_ref: str, operator: OperatorDep, session: SessionDep) -> Response:
+async def gallery_page(gallery_ref: Text, operator: OperatorDep, session: SessionDep) -> Response:
     context = await views.gallery_page(session, gallery_ref)
     return render("gallery.html", context, operator=operator)
 
 
 @router.post("/face-galleries/{gallery_ref}/faces")
 async def add_face(
-    gallery_ref: str,
+    gallery_ref: Text,
     operator: OperatorDep,
     form: CheckedFormDep,
     session: SessionDep,
@@ -263,7 +264,7 @@ async def add_face(
 
 @router.post("/faces/{face_id}/images")
 async def add_image(
-    face_id: str,
+    face_id: Text,
     operator: OperatorDep,
     form: CheckedFormDep,
     session: SessionDep,
