@@ -61,6 +61,32 @@ def test_another_bad_setting_is_named_without_its_value() -> None:
     assert "soon" not in line
 
 
+@pytest.mark.parametrize(
+    ("command", "name", "value"),
+    [
+        ("serve", "LOG_LEVEL", "verbose"),
+        ("worker", "LOG_LEVEL", "5"),
+        ("serve", "TICK_INTERVAL_S", "1e999"),  # inf: a scheduler that never ticks
+        ("worker", "VALOSSA_TIMEOUT_S", "nan"),
+        ("worker", "VALOSSA_BASE_URL", "api.valossa.com"),
+        ("serve", "PUBLIC_BASE_URL", "ftp://ingest.example"),
+        ("serve", "PUBLIC_BASE_URL", "https://ingest.example:99999"),
+        ("serve", "FORWARDED_ALLOW_IPS", "10.0.0.0/8, proxy.example"),
+    ],
+)
+def test_a_setting_with_an_invalid_value_is_named_in_one_line(
+    command: str, name: str, value: str
+) -> None:
+    result = _run(command, DATABASE_URL="postgresql://u@h/db", **{name: value})
+    assert name in _one_line_error(result)
+
+
+def test_a_log_level_in_any_case_is_accepted() -> None:
+    # Checked up to the database, which is not there: the settings themselves were accepted.
+    result = _run("serve", DATABASE_URL="postgresql://u@127.0.0.1:1/db", LOG_LEVEL="debug")
+    assert "cannot connect to the database" in _one_line_error(result)
+
+
 def test_serve_on_a_busy_port_says_so_in_one_line(migrated_database: str) -> None:
     taken = bind_socket()
     port = taken.getsockname()[1]
