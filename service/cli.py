@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,11 +20,18 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+#: Rich help and usage errors (boxes, colours) on a terminal; plain text when piped or captured
+#: (a pager, a CI log, `--help > file`), where box drawing is noise and lines break mid-sentence.
+HELP_MARKUP: Literal["rich"] | None = (
+    "rich" if sys.stdout.isatty() and sys.stderr.isatty() else None
+)
+
 app = typer.Typer(
     help="Analyse CMS media with Valossa and keep the metadata in Postgres.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=HELP_MARKUP,
 )
 
 
@@ -294,6 +302,7 @@ def openapi(
 faces_app = typer.Typer(
     help="Face galleries: list them, add training images, reconcile the mirror with Valossa.",
     no_args_is_help=True,
+    rich_markup_mode=HELP_MARKUP,
 )
 app.add_typer(faces_app, name="faces")
 
