@@ -9,6 +9,7 @@ that add fields); what cannot be read is left out, never guessed.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,6 +102,7 @@ class CoreExtractor:
         self.detections_seen = 0
         self.occurrences_seen = 0
         self.speech_seen = 0
+        self._escapes = _UnstorableEscapes()
         self._detections = ijson.sendable_list()
         self._small: dict[str, Any] = {}
         self._sinks = {prefix: ijson.sendable_list() for prefix in _SMALL_PREFIXES}
@@ -114,12 +116,17 @@ class CoreExtractor:
 
     def feed(self, data: bytes) -> None:
         """Parse the next piece of the document (raises ijson's errors on malformed JSON)."""
-        for parser in self._parsers:
-            parser.send(data)
+        self._send(self._escapes.feed(data))
+
+    def _send(self, data: bytes) -> None:
+        if data:
+            for parser in self._parsers:
+                parser.send(data)
         self._take()
 
     def close(self) -> MediaFacts:
         """End of document: check it was complete and return the media facts."""
+        self._send(self._escapes.feed(b"", final=True))
         for parser in self._parsers:
             parser.close()
         self._take()
@@ -128,8 +135,12 @@ class CoreExtractor:
         customer = _mapping(_mapping(self._small.get("media_info")).get("from_customer"))
         request = _mapping(self._small.get("job_info.request.media"))
         return MediaFacts(
-            metadata_format=_text(version.get("metadata_format"))
-            or _text(version.get("metadata_format_version")),
+            metadata_format=(
+                _text(version.get("metadata_format"))
+                or _text(version.get("metadata_format_version"))
+                or ""
+            )[:32]
+            or None,
             duration_s=_seconds(technical.get("duration_s")),
             title=_text(customer.get("title")) or _text(request.get("title")),
             description=_text(customer.get("description")) or _text(request.get("description")),
@@ -176,7 +187,7 @@ class CoreExtractor:
                 valossa_id=valossa_id[:64],
                 type=kind[:128],
                 label=label,
-                cid=_text(raw.get("cid")),
+                cid=_identifier(raw.get("cid")),
                 ext_refs=dict(raw["ext_refs"]) if isinstance(raw.get("ext_refs"), dict) else None,
                 tags=_tags(raw.get("categ")),
                 confidence=confidence,
@@ -191,6 +202,45 @@ class CoreExtractor:
 
 
 _SMALL_PREFIXES = ("version_info", "media_info", "job_info.request.media")
+
+#: A JSON escape: a surrogate pair, NUL, a lone surrogate, or any other (`\\`, `\"`, `\u00e9`).
+_ESCAPE = re.compile(
+    rb"\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+    rb"|u0000|u[dD][89a-fA-F][0-9a-fA-F]{2}|.)",
+    re.DOTALL,
+)
+#: The longest escape `_ESCAPE` matches (a surrogate pair).
+_LONGEST_ESCAPE = 12
+
+
+class _UnstorableEscapes:
+    """Rewrites the JSON escapes of text Postgres cannot store, `\\u0000` and lone surrogates,
+    as `\\ufffd` before the parser sees them: Valossa may send them in any string, text and
+    jsonb columns refuse both, and the C parser fails on a lone low surrogate. Fed the document
+    in pieces; an escape cut across two pieces waits for the rest."""
+
+    def __init__(self) -> None:
+        self._held = b""
+
+    def feed(self, data: bytes, *, final: bool = False) -> bytes:
+        buffer = self._held + data
+        self._held = b""
+        if b"\\" not in buffer:
+            return buffer
+        out = bytearray()
+        end = 0
+        for escape in _ESCAPE.finditer(buffer):
+            if not final and len(buffer) - escape.start() < _LONGEST_ESCAPE:
+                self._held = buffer[escape.start() :]
+                return bytes(out + buffer[end : escape.start()])
+            out += buffer[end : escape.start()]
+            text = escape.group()
+            out += text if len(text) in (2, _LONGEST_ESCAPE) else b"\\ufffd"
+            end = escape.end()
+        rest = buffer[end:]
+        if not final and rest.endswith(b"\\"):  # an escape's first byte (a pair was matched)
+            self._held, rest = b"\\", rest[:-1]
+        return bytes(out + rest)
 
 
 def _face(seq: int, attributes: Mapping[str, Any]) -> FaceRow:
