@@ -9,12 +9,13 @@ that add fields); what cannot be read is left out, never guessed.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import ijson
+
+from service.text import StorableJsonEscapes
 
 #: Word-level speech repeats audio.speech one detection per word: it would only bloat the index.
 SKIPPED_TYPES = frozenset({"audio.speech_detailed"})
@@ -102,7 +103,7 @@ class CoreExtractor:
         self.detections_seen = 0
         self.occurrences_seen = 0
         self.speech_seen = 0
-        self._escapes = _UnstorableEscapes()
+        self._escapes = StorableJsonEscapes()
         self._detections = ijson.sendable_list()
         self._small: dict[str, Any] = {}
         self._sinks = {prefix: ijson.sendable_list() for prefix in _SMALL_PREFIXES}
@@ -202,45 +203,6 @@ class CoreExtractor:
 
 
 _SMALL_PREFIXES = ("version_info", "media_info", "job_info.request.media")
-
-#: A JSON escape: a surrogate pair, NUL, a lone surrogate, or any other (`\\`, `\"`, `\u00e9`).
-_ESCAPE = re.compile(
-    rb"\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-    rb"|u0000|u[dD][89a-fA-F][0-9a-fA-F]{2}|.)",
-    re.DOTALL,
-)
-#: The longest escape `_ESCAPE` matches (a surrogate pair).
-_LONGEST_ESCAPE = 12
-
-
-class _UnstorableEscapes:
-    """Rewrites the JSON escapes of text Postgres cannot store, `\\u0000` and lone surrogates,
-    as `\\ufffd` before the parser sees them: Valossa may send them in any string, text and
-    jsonb columns refuse both, and the C parser fails on a lone low surrogate. Fed the document
-    in pieces; an escape cut across two pieces waits for the rest."""
-
-    def __init__(self) -> None:
-        self._held = b""
-
-    def feed(self, data: bytes, *, final: bool = False) -> bytes:
-        buffer = self._held + data
-        self._held = b""
-        if b"\\" not in buffer:
-            return buffer
-        out = bytearray()
-        end = 0
-        for escape in _ESCAPE.finditer(buffer):
-            if not final and len(buffer) - escape.start() < _LONGEST_ESCAPE:
-                self._held = buffer[escape.start() :]
-                return bytes(out + buffer[end : escape.start()])
-            out += buffer[end : escape.start()]
-            text = escape.group()
-            out += text if len(text) in (2, _LONGEST_ESCAPE) else b"\\ufffd"
-            end = escape.end()
-        rest = buffer[end:]
-        if not final and rest.endswith(b"\\"):  # an escape's first byte (a pair was matched)
-            self._held, rest = b"\\", rest[:-1]
-        return bytes(out + rest)
 
 
 def _face(seq: int, attributes: Mapping[str, Any]) -> FaceRow:
