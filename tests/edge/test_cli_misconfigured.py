@@ -1,15 +1,21 @@
-"""The client commands given a malformed VALOSSA_INGEST_URL or a token no header can carry:
-one line naming the variable, exit code 2 (usage), never a traceback or the token itself."""
+"""The client commands given a malformed VALOSSA_INGEST_URL, a token no header can carry or an
+--out DIR that cannot be written: one line, exit code 2 (usage), never a traceback or the
+token itself; and no answer of the service makes `analyze --out` write outside DIR."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import httpx
 import pytest
+from rich.console import Console
 
-from service.remote import ExitCode
+from service.analyses.remote_results import write_results
+from service.remote import ExitCode, RemoteError
 from tests.conftest import REPO_ROOT
 
 COMMANDS = {
@@ -69,3 +75,51 @@ def test_a_pasted_token_with_surrounding_whitespace_is_used_as_meant() -> None:
     ran = _run(COMMANDS["status"], " http://127.0.0.1:9/ ", f" {SECRET}\n")
     assert ran.returncode == ExitCode.UNREACHABLE, ran.stderr
     assert "cannot reach the service at http://127.0.0.1:9 " in ran.stderr
+
+
+def test_an_out_dir_that_cannot_be_written_is_refused_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for out in (a_file, a_file / "below"):
+        # Nothing listens on port 9: a check made after contacting the service would exit 3.
+        args = [*COMMANDS["analyze"], "--out", str(out)]
+        ran = _run(args, "http://127.0.0.1:9", SECRET)
+        assert ran.returncode == ExitCode.USAGE, ran.stderr
+        assert ran.stderr.strip().splitlines() == [
+            f"error: cannot write results to {out}: "
+            + ("it is not a directory" if out == a_file else "Not a directory")
+        ]
+
+
+@pytest.mark.parametrize(
+    "result_type", ["../../escaped", "/tmp/absolute", "sub/dir", "..", "core\x00", "Core"]
+)
+async def test_a_result_type_that_is_no_file_name_writes_nothing(
+    tmp_path: Path, result_type: str
+) -> None:
+    analysis = {
+        "id": "a-1",
+        "customer_media_id": "m-1",
+        "results": {
+            "core": {"state": "stored", "sha256": None},
+            result_type: {"state": "stored", "sha256": None},
+        },
+    }
+
+    def service(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/metadata"):
+            return httpx.Response(200, content=b"{}")
+        return httpx.Response(200, json={"current_analysis_id": "a-1"})
+
+    out = tmp_path / "deep" / "out"
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(service), base_url="http://service"
+    ) as client:
+        with pytest.raises(RemoteError) as refused:
+            await write_results(Console(file=io.StringIO()), client, analysis, out)
+
+    assert refused.value.exit_code == ExitCode.SERVICE_ERROR
+    assert "cannot be a file name" in str(refused.value)
+    assert [name for _, _, names in os.walk(tmp_path) for name in names] == []
