@@ -181,8 +181,15 @@ async def download_result(
 ) -> Response:
     body, filename = await views.stored_result(session, analysis_id, result_type)
     response = result_response(request, resources.sessionmaker, body)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Disposition"] = attachment(filename)
     return response
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition naming `filename` (letters, digits, `-_.`): HTTP headers are
+    latin-1, so an ASCII fallback and the UTF-8 name (RFC 6266) that browsers prefer."""
+    ascii_name = "".join(c if c.isascii() else "_" for c in filename)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @router.post("/analyses/{analysis_id}/cancel")

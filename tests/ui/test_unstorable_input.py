@@ -81,3 +81,19 @@ async def test_a_tampered_reanalyse_key_creates_nothing(
             select(func.count()).where(Analysis.customer_media_id == "again-1")
         )
     assert count == 1
+
+
+async def test_a_result_of_a_media_with_a_non_ascii_id_downloads(
+    ui: httpx.AsyncClient, sessionmaker: SessionMaker
+) -> None:
+    # HTTP headers are latin-1: the id's letters in the file name made a 500.
+    analysis = await insert_finished_analysis(
+        sessionmaker, customer_media_id="日本/é 1", results={"core": b'{"a": 1}'}
+    )
+    response = await ui.get(f"/ui/analyses/{analysis.id}/results/core")
+    assert response.status_code == 200, response.text
+    assert response.content == b'{"a": 1}'
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="_____1-core.json"; '
+        "filename*=UTF-8''%E6%97%A5%E6%9C%AC_%C3%A9_1-core.json"
+    )
