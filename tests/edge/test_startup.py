@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -95,6 +96,43 @@ def test_serve_on_a_busy_port_says_so_in_one_line(migrated_database: str) -> Non
     finally:
         taken.close()
     assert _one_line_error(result) == f"error: port {port} on 127.0.0.1 is already in use"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve", "--port", "99999"],
+        ["serve", "--port", "-1"],
+        ["worker", "--health-port", "70000"],
+        ["emulator", "--port", "65536"],
+        ["dev", "--emulator-port", "0"],
+    ],
+)
+def test_a_port_out_of_range_is_a_usage_error(args: list[str]) -> None:
+    result = _run(*args, DATABASE_URL="postgresql://u@h/db")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Invalid value for '--" in result.stderr
+
+
+def test_the_emulator_on_a_busy_port_says_so_in_one_line() -> None:
+    taken = bind_socket()
+    port = taken.getsockname()[1]
+    try:
+        result = _run("emulator", "--port", str(port))
+    finally:
+        taken.close()
+    assert _one_line_error(result) == f"error: port {port} on 127.0.0.1 is already in use"
+
+
+def test_dev_with_an_unusable_data_dir_says_so_in_one_line(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    result = _run("dev", "--data-dir", str(a_file / "data"))
+    assert (
+        _one_line_error(result)
+        == f"error: cannot use --data-dir {a_file / 'data'}: Not a directory"
+    )
 
 
 def test_worker_on_a_busy_health_port_says_so_in_one_line(migrated_database: str) -> None:
