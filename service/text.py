@@ -109,5 +109,8 @@ def storable_json(document: bytes) -> bytes:
     return StorableJsonEscapes().feed(document, final=True)
 
 
+#: The rule of free text from a client. Length limits go before it in an Annotated (as
+#: StringConstraints), where they are checked and reported as a string's ("at most N characters").
+TEXT_RULE = Rule(storable, TEXT_PATTERN)
 #: Free text from a client: anything Postgres can store.
-Text = Annotated[str, Rule(storable, TEXT_PATTERN)]
+Text = Annotated[str, TEXT_RULE]

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+from pydantic import StringConstraints
 
 from service.analyses.flows import analyses as flows
 from service.analyses.flows import cancel as flows_cancel
@@ -14,7 +15,9 @@ from service.analyses.schemas import AnalysisCreate, AnalysisPage, AnalysisView,
 from service.analyses.states import AnalysisStatus
 from service.api.auth import require_cms_token
 from service.api.deps import ResourcesDep, SessionDep
-from service.text import Text
+from service.text import TEXT_RULE
+
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255), TEXT_RULE]
 
 router = APIRouter(
     prefix="/v1/analyses", tags=["analyses"], dependencies=[Depends(require_cms_token)]
@@ -40,9 +43,7 @@ async def create_analysis(
     session: SessionDep,
     resources: ResourcesDep,
     response: Response,
-    idempotency_key: Annotated[
-        Text | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
-    ] = None,
+    idempotency_key: Annotated[IdempotencyKey | None, Header(alias="Idempotency-Key")] = None,
 ) -> AnalysisView:
     """Store the request and answer at once with `202 Accepted`; a worker submits it to
     Valossa and follows it to the end (Valossa being down never loses a request).

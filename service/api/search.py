@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import StringConstraints
 
 from service.api.auth import require_cms_token
 from service.api.deps import ResourcesDep, SessionDep
 from service.search import flows
 from service.search.cursor import SearchCursors
 from service.search.schemas import SearchPage
-from service.text import Text
+from service.text import TEXT_RULE, Text
 
 router = APIRouter(prefix="/v1/search", tags=["search"], dependencies=[Depends(require_cms_token)])
+
+Words = Annotated[str, StringConstraints(min_length=1, max_length=200), TEXT_RULE]
+FaceName = Annotated[str, StringConstraints(min_length=1, max_length=1024), TEXT_RULE]
 
 _PROBLEMS: dict[int | str, dict[str, str]] = {
     400: {"description": "A cursor that this search did not produce"},
@@ -33,10 +37,8 @@ async def search(
     session: SessionDep,
     cursors: Annotated[SearchCursors, Depends(search_cursors)],
     q: Annotated[
-        Text | None,
+        Words | None,
         Query(
-            min_length=1,
-            max_length=200,
             description="Words to find in labels, face names "
             "and speech; case, plurals and small typos in labels do not matter.",
         ),
@@ -59,10 +61,8 @@ async def search(
         ),
     ] = None,
     face: Annotated[
-        Text | None,
+        FaceName | None,
         Query(
-            min_length=1,
-            max_length=1024,
             description="Only media where this face appears: "
             "a gallery identity's name (any case) or its face id.",
         ),

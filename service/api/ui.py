@@ -17,13 +17,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import StringConstraints
 
 from service.api import ui_media
 from service.api.auth import token_accepted, token_fingerprint
 from service.api.deps import ResourcesDep, SessionDep
 from service.api.representation import result_response
 from service.errors import ServiceError
-from service.text import Text
+from service.text import TEXT_RULE, Text
 from service.ui import views
 from service.ui.auth import (
     UI_PATH,
@@ -43,6 +44,8 @@ from service.ui.security import UiSecurityHeaders
 from service.ui.sessions import SESSION_COOKIE, SIGN_IN_COOKIE, new_session
 
 router = APIRouter(prefix=UI_PATH, include_in_schema=False)
+
+MediaIdFilter = Annotated[str, StringConstraints(max_length=1024), TEXT_RULE]
 
 
 def install(app: FastAPI) -> None:
@@ -147,7 +150,7 @@ async def analyses_page(
     session: SessionDep,
     resources: ResourcesDep,
     status: Annotated[str, Query(max_length=32)] = "",
-    customer_media_id: Annotated[Text | None, Query(max_length=1024)] = None,
+    customer_media_id: Annotated[MediaIdFilter | None, Query()] = None,
     overdue: bool = False,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:

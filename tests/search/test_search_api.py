@@ -213,6 +213,12 @@ async def test_invalid_parameters_are_422(
     assert response.headers["content-type"] == "application/problem+json"
 
 
+async def test_a_too_long_query_is_reported_as_a_string(app_client: httpx.AsyncClient) -> None:
+    response = await app_client.get("/v1/search", params={"q": "w" * 201}, headers=AUTH)
+    assert response.status_code == 422
+    assert "String should have at most 200 characters" in response.json()["detail"]
+
+
 async def test_a_nul_in_a_timeline_type_is_a_422(
     app_client: httpx.AsyncClient, library: None
 ) -> None:
