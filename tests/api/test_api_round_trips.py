@@ -112,3 +112,24 @@ async def test_a_write_after_a_read_on_the_same_connection_is_still_a_transactio
     assert len(writes) >= 3
     assert all(s.transaction == TransactionStatus.INTRANS for s in writes)
     assert engine.sync_engine.pool.checkedout() == 0
+
+
+async def test_connections_opened_for_a_burst_are_kept_for_the_next_one(app: FastAPI) -> None:
+    """16 requests at once need 16 connections; the next 16 must not open them again (each is
+    a Postgres backend forked and authenticated)."""
+    engine: AsyncEngine = app.state.resources.engine
+    opened: list[object] = []
+    event.listen(engine.sync_engine, "connect", lambda *_: opened.append(True))
+
+    async def burst() -> None:
+        held = [await engine.connect() for _ in range(16)]
+        for connection in held:
+            await connection.exec_driver_sql("SELECT 1")
+        for connection in held:
+            await connection.close()
+
+    await burst()
+    assert len(opened) == 16
+    await burst()
+    assert len(opened) == 16
+    assert engine.sync_engine.pool.checkedin() == 16
