@@ -28,11 +28,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -127,6 +130,20 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
 # --- the servers ---------------------------------------------------------------------------
 
 
+def source_tree(ref: str, root: Path) -> Path:
+    """The service and migrations of git `ref`, extracted under `root` (run with this venv)."""
+    archive = subprocess.run(
+        ["git", "archive", ref, "service", "migrations"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
+    tree = root / f"src-{ref}"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(tree, filter="data")
+    return tree
+
+
 @dataclass(frozen=True)
 class Server:
     """A server process of the run: its base URL and pid."""
@@ -143,11 +160,13 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def process(args: list[str], env: dict[str, str], ready_url: str) -> AsyncIterator[int]:
+async def process(
+    args: list[str], env: dict[str, str], ready_url: str, cwd: Path = REPO_ROOT
+) -> AsyncIterator[int]:
     """A server process until the block ends (SIGTERM, then SIGKILL), once `ready_url` answers;
     its pid."""
     proc = await asyncio.create_subprocess_exec(
-        *args, cwd=REPO_ROOT, env=env,
+        *args, cwd=cwd, env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -185,12 +204,15 @@ def service_env(database_url: str, log_level: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def our_api(database_url: str, log_level: str) -> AsyncIterator[Server]:
-    """`valossa-ingest serve` (one process)."""
+async def our_api(
+    database_url: str, log_level: str, tree: Path = REPO_ROOT
+) -> AsyncIterator[Server]:
+    """`valossa-ingest serve` (one process) of the source tree `tree`."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
-    async with process(command, service_env(database_url, log_level), f"{url}/readyz") as pid:
+    env = service_env(database_url, log_level)
+    async with process(command, env, f"{url}/readyz", cwd=tree) as pid:
         yield Server(url, pid)
 
 
@@ -296,12 +318,13 @@ async def round_trips(
     log_level: str,
     requests: list[tuple[str, str, Any]],
     samples: int,
+    tree: Path = REPO_ROOT,
 ) -> dict[str, Any]:
     """Database exchanges per request, per endpoint, through the counting proxy."""
     found: dict[str, Any] = {}
     async with (
         counting_proxy(database_url) as (proxied_url, counts),
-        our_api(proxied_url, log_level) as api,
+        our_api(proxied_url, log_level, tree) as api,
         httpx.AsyncClient(base_url=api.url, headers=AUTH, timeout=30) as client,
     ):
         for name, method, make in requests:
@@ -338,7 +361,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             media_paths = [f"/v1/media/{media_id}" for media_id, _ in seeded]
             analysis_paths = [f"/v1/analyses/{analysis_id}" for _, analysis_id in seeded]
 
-            async with our_api(database_url, args.log_level) as api:
+            async with contextlib.AsyncExitStack() as stack:
+                api = await stack.enter_async_context(our_api(database_url, args.log_level))
+                baseline = None
+                if args.baseline_ref:
+                    tree = source_tree(args.baseline_ref, root)
+                    baseline = await stack.enter_async_context(
+                        our_api(database_url, args.log_level, tree)
+                    )
                 async with httpx.AsyncClient(base_url=api.url, headers=AUTH) as client:
                     media_answer = await client.get(media_paths[0])
                     post_answer = await client.post(
@@ -358,6 +388,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         ("bare POST", bare, write_lua(root, "bare-post", "POST", ["/json"])),
                         ("POST analyses", api, write_lua(root, "post", "POST", ["/v1/analyses"])),
                     ]
+                    if baseline is not None:  # the same reads by the code of the ref, each
+                        ref = f" @{args.baseline_ref}"  # right after ours (same noise)
+                        targets = [
+                            variant
+                            for name, server, script in targets
+                            for variant in [(name, server, script)]
+                            + (
+                                [(f"{name}{ref}", baseline, script)]
+                                if name in ("/healthz", "GET media", "GET analysis")
+                                else []
+                            )
+                        ]
                     runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in targets}
                     for round_ in range(args.rounds):
                         for name, url, script in targets:
@@ -367,28 +409,35 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                             print(json.dumps(_rounded(result)), file=sys.stderr, flush=True)
                             runs[name].append(result)
 
+            endpoints: list[tuple[str, str, Any]] = [
+                ("/healthz", "GET", lambda n: ("/healthz", None)),
+                ("GET media", "GET", lambda n: (media_paths[n % len(media_paths)], None)),
+                (
+                    "GET analysis",
+                    "GET",
+                    lambda n: (analysis_paths[n % len(analysis_paths)], None),
+                ),
+                (
+                    "POST analyses",
+                    "POST",
+                    lambda n: (
+                        "/v1/analyses",
+                        {"customer_media_id": f"rt-{n}", "video_url": VIDEO_URL},
+                    ),
+                ),
+            ]
             counted = await round_trips(
-                database_url,
-                args.log_level,
-                [
-                    ("/healthz", "GET", lambda n: ("/healthz", None)),
-                    ("GET media", "GET", lambda n: (media_paths[n % len(media_paths)], None)),
-                    (
-                        "GET analysis",
-                        "GET",
-                        lambda n: (analysis_paths[n % len(analysis_paths)], None),
-                    ),
-                    (
-                        "POST analyses",
-                        "POST",
-                        lambda n: (
-                            "/v1/analyses",
-                            {"customer_media_id": f"rt-{n}", "video_url": VIDEO_URL},
-                        ),
-                    ),
-                ],
-                args.count_requests,
+                database_url, args.log_level, endpoints, args.count_requests
             )
+            if args.baseline_ref:
+                of_ref = await round_trips(
+                    database_url,
+                    args.log_level,
+                    endpoints[:3],
+                    args.count_requests,
+                    source_tree(args.baseline_ref, root / "count"),
+                )
+                counted |= {f"{name} @{args.baseline_ref}": n for name, n in of_ref.items()}
     return report(runs, counted, sizes, args)
 
 
@@ -414,13 +463,16 @@ def report(
         m["req_per_s"] / h["req_per_s"]
         for m, h in zip(runs["GET media"], runs["/healthz"], strict=True)
     ]
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
+    ref = f" @{args.baseline_ref}"
     for name in runs:
         baseline = "bare POST" if name.startswith(("POST", "bare POST")) else "bare GET"
+        healthz = "/healthz" + (ref if name.endswith(ref) else "")
         rows[name] = {
             "req_per_s": round(rate[name]),
-            "vs_healthz": round(rate[name] / rate["/healthz"], 3),
+            "vs_healthz": round(rate[name] / rate[healthz], 3),
             "vs_bare": round(rate[name] / rate[baseline], 3),
+            **({"vs_ref": round(rate[name] / rate[name + ref], 3)} if name + ref in rate else {}),
             "p50_ms": round(statistics.median(r["p50_ms"] for r in runs[name]), 2),
             "p99_ms": round(statistics.median(r["p99_ms"] for r in runs[name]), 2),
             "server_cpu_ms_per_request": round(
@@ -462,6 +514,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--count-requests", type=int, default=50, help="per endpoint")
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of our API")
     parser.add_argument("--database-url", help="an existing database (default: embedded)")
+    parser.add_argument(
+        "--baseline-ref", help="also serve the reads with the code of this git ref (e.g. main)"
+    )
     return parser.parse_args()
 
 
