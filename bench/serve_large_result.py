@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import statistics
@@ -38,7 +39,16 @@ from typing import Any
 
 import httpx
 import psycopg
-from http_round_trips import AUTH, VIDEO_URL, Server, bare_app, cpu_seconds, database, our_api
+from http_round_trips import (
+    AUTH,
+    VIDEO_URL,
+    Server,
+    bare_app,
+    cpu_seconds,
+    database,
+    our_api,
+    source_tree,
+)
 from sqlalchemy.engine import make_url
 
 from service.analyses.models import Analysis
@@ -50,6 +60,7 @@ from service.emulator.metadata.core import build_core, typical_technical
 from service.migrate import upgrade_to_head_async
 
 MEDIA_ID = "bench-large"
+BASELINE_NAME = "valossa-ingest-baseline"
 DISTINCT_DOCUMENTS = 8
 
 
@@ -136,15 +147,24 @@ async def curl(url: str, *headers: str) -> dict[str, Any]:
     return {"s": float(seconds), "bytes": int(size)}
 
 
-def backends(database_url: str) -> dict[int, str]:
-    """pid -> backend_start of the API's connections."""
+def named(database_url: str, application_name: str) -> str:
+    """The URL with the connections' name in pg_stat_activity."""
+    url = make_url(database_url).update_query_dict({"application_name": application_name})
+    return url.render_as_string(hide_password=False)
+
+
+def backends(database_url: str) -> dict[str, set[int]]:
+    """The pids of each API's connections (by application_name)."""
     libpq = make_url(database_url).set(drivername="postgresql")
     with psycopg.connect(libpq.render_as_string(hide_password=False), autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT pid, backend_start::text FROM pg_stat_activity WHERE application_name = %s",
-            (APPLICATION_NAME,),
+            "SELECT application_name, pid FROM pg_stat_activity WHERE application_name IN (%s, %s)",
+            (APPLICATION_NAME, BASELINE_NAME),
         ).fetchall()
-    return dict(rows)
+    found: dict[str, set[int]] = {APPLICATION_NAME: set(), BASELINE_NAME: set()}
+    for name, pid in rows:
+        found[name].add(pid)
+    return found
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -156,18 +176,25 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         async with database(root, args.database_url) as database_url:
             await upgrade_to_head_async(database_url)
             await store(database_url, document)
-            async with (
-                our_api(database_url, args.log_level) as api,
-                bare_app(stream_file=document) as bare,
-            ):
+            async with contextlib.AsyncExitStack() as stack:
+                api = await stack.enter_async_context(our_api(database_url, args.log_level))
+                bare = await stack.enter_async_context(bare_app(stream_file=document))
                 await check_bytes(api, sha256)
-                metadata = f"{api.url}/v1/media/{MEDIA_ID}/metadata?type=core"
                 auth = f"Authorization: {AUTH['Authorization']}"
+                path = f"/v1/media/{MEDIA_ID}/metadata?type=core"
                 variants = {
                     "bare": (bare, f"{bare.url}/stream", []),
-                    "identity": (api, metadata, [auth, "Accept-Encoding: identity"]),
-                    "gzip": (api, metadata, [auth, "Accept-Encoding: gzip"]),
+                    "identity": (api, api.url + path, [auth, "Accept-Encoding: identity"]),
+                    "gzip": (api, api.url + path, [auth, "Accept-Encoding: gzip"]),
                 }
+                if args.baseline_ref:  # the same downloads from the code of the ref
+                    tree = source_tree(args.baseline_ref, root)
+                    old = await stack.enter_async_context(
+                        our_api(named(database_url, BASELINE_NAME), args.log_level, tree)
+                    )
+                    ref = f" @{args.baseline_ref}"
+                    variants[f"identity{ref}"] = (old, old.url + path, variants["identity"][2])
+                    variants[f"gzip{ref}"] = (old, old.url + path, variants["gzip"][2])
                 for _, url, headers in variants.values():  # warm-up: pool, caches
                     await curl(url, *headers)
                 before = await asyncio.to_thread(backends, database_url)
@@ -187,8 +214,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 def report(
     runs: dict[str, list[dict[str, Any]]],
     size: int,
-    before: dict[int, str],
-    after: dict[int, str],
+    before: dict[str, set[int]],
+    after: dict[str, set[int]],
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     seconds = {name: statistics.median(r["s"] for r in results) for name, results in runs.items()}
@@ -203,8 +230,10 @@ def report(
         }
         for name, results in runs.items()
     }
-    lost = sorted(set(before) - set(after))
-    opened = sorted(set(after) - set(before))
+    for name, row in rows.items():
+        old = f"{name} @{args.baseline_ref}"
+        if old in seconds:
+            row["speed_vs_ref"] = round(seconds[old] / seconds[name], 2)
     return {
         "size_bytes": size,
         "rounds": args.rounds,
@@ -213,11 +242,17 @@ def report(
             "ratio": rows["identity"]["rate_vs_bare"],
             "met": rows["identity"]["rate_vs_bare"] >= 0.30,
         },
+        # The API's connections after the warm-up downloads and after all the others: a
+        # connection the pool discarded shows as a pid lost and another opened.
         "pooled_connections": {
-            "before": len(before),
-            "after": len(after),
-            "lost": len(lost),
-            "opened": len(opened),
+            "ours" if name == APPLICATION_NAME else f"@{args.baseline_ref}": {
+                "before": len(before[name]),
+                "after": len(after[name]),
+                "lost": len(before[name] - after[name]),
+                "opened": len(after[name] - before[name]),
+            }
+            for name in before
+            if before[name] or after[name]
         },
     }
 
@@ -228,6 +263,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of our API")
     parser.add_argument("--database-url", help="an existing database (default: embedded)")
+    parser.add_argument(
+        "--baseline-ref", help="also download from the code of this git ref (e.g. main)"
+    )
     return parser.parse_args()
 
 
