@@ -396,7 +396,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                             for variant in [(name, server, script)]
                             + (
                                 [(f"{name}{ref}", baseline, script)]
-                                if name in ("/healthz", "GET media", "GET analysis")
+                                if name
+                                in ("/healthz", "GET media", "GET analysis", "POST analyses")
                                 else []
                             )
                         ]
@@ -433,7 +434,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 of_ref = await round_trips(
                     database_url,
                     args.log_level,
-                    endpoints[:3],
+                    endpoints,
                     args.count_requests,
                     source_tree(args.baseline_ref, root / "count"),
                 )
