@@ -20,7 +20,12 @@ Round trips: a second `serve` process talks to Postgres through bench/pg_wire.py
 counts the server's ReadyForQuery messages, one per exchange, and names the SQL of each);
 `--count-requests` sequential requests per endpoint after a warm-up, with no timing.
 
-    .venv/bin/python bench/http_round_trips.py --seconds 10 --rounds 3
+`--baseline-ref REF` also runs `serve` from the code of a git ref (same venv, same database)
+and drives /healthz, the two GETs and the POST there too, each right after ours.
+The server's CPU time per request (from /proc) is reported too: on a shared machine it is
+steadier than req/s, which the scheduler's delays on every Postgres round trip shake.
+
+    .venv/bin/python bench/http_round_trips.py --seconds 10 --rounds 3 --baseline-ref ffc0185
 """
 
 from __future__ import annotations
@@ -388,8 +393,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         ("bare POST", bare, write_lua(root, "bare-post", "POST", ["/json"])),
                         ("POST analyses", api, write_lua(root, "post", "POST", ["/v1/analyses"])),
                     ]
-                    if baseline is not None:  # the same reads by the code of the ref, each
-                        ref = f" @{args.baseline_ref}"  # right after ours (same noise)
+                    if baseline is not None:  # the same requests to the code of the ref,
+                        ref = f" @{args.baseline_ref}"  # each right after ours (same noise)
                         targets = [
                             variant
                             for name, server, script in targets

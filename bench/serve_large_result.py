@@ -18,7 +18,10 @@ Connections: the backend pids of the API's connections (pg_stat_activity, by
 application_name) after a first download and after all of them: a connection the pool had
 to discard shows as a pid gone and a new one opened.
 
-    .venv/bin/python bench/serve_large_result.py --size-mb 100 --rounds 5
+`--baseline-ref REF` also serves the same downloads from the code of a git ref (its
+connections named apart in pg_stat_activity), alternated with ours.
+
+    .venv/bin/python bench/serve_large_result.py --size-mb 100 --rounds 5 --baseline-ref ffc0185
 """
 
 from __future__ import annotations
