@@ -180,8 +180,8 @@ async def read_batch(sessionmaker: SessionMaker, body: ResultBody, first_seq: in
     """Up to SERVE_BATCH_CHUNKS chunks of a stored result from `first_seq`, in one short query.
 
     The rows come in psycopg's binary format: bytea as is. In the text format Postgres writes
-    it out as hex (twice the bytes) and psycopg decodes that again; this halved the rate at
-    which a large result was served. SQLAlchemy has no per-query switch for it, hence the
+    it out as hex (twice the bytes) and psycopg decodes that again, which made serving a large
+    result about three times slower. SQLAlchemy has no per-query switch for it, hence the
     driver's own cursor on the session's connection.
     """
     async with sessionmaker() as session:
