@@ -16,14 +16,18 @@ scenarios run our API and one worker in this process, each on a fresh database:
   `--stop-safety-poll-s` here (default 60 s rather than 900 s, so that the run ends in minutes);
 - `silent`: the default result types (core and four transcripts) on a clip without an audio
   track, after a warm-up: job_results calls per analysis (a transcript is asked for only when
-  core shows speech).
+  core shows speech);
+- `baseline <ref>`: the pipeline of a git ref (default: main when issue 17 was filed) in the same
+  run, through that tree's own bench/pipeline_calls.py in a subprocess (its `callbacks` and
+  `poll-only` rows, with the same jobs, clip and speed): what "no more calls than before" is
+  measured against.
 
 Calls are counted on the wire by function (and 404 answers). Latency: an analysis's
 `finished_at` (written with its results, in the transaction that stores them) minus the
 emulator's end of the job; for the naive scripts, the moment the last result was read.
 Prints one JSON line per scenario, then the ratios against the baselines of the same run.
 
-    .venv/bin/python bench/pipeline_calls.py --jobs 30 --clip-s 6 --speed 2
+    .venv/bin/python bench/pipeline_calls.py --jobs 10 --clip-s 6 --speed 2
 """
 
 from __future__ import annotations
@@ -31,10 +35,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import math
+import os
 import random
 import statistics
+import subprocess
+import sys
+import tarfile
 import tempfile
 import time
 from collections import Counter
@@ -64,6 +73,9 @@ from service.valossa import MediaUrl, NewJobMedia, ValossaClient
 from service.worker import Worker
 
 KEY = "bench-key"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: main when issue 17 ("trust working callbacks") was filed.
+BASELINE_REF = "2a75c0f"
 #: What the counted analyses ask for (the silent scenario leaves it to the default).
 RESULT_TYPES = ["core", "speech_to_text_srt"]
 #: As many warm-up analyses as callback_trust looks at: the window is all announced ends.
@@ -354,6 +366,33 @@ async def run_silent(database_url: str, media: Media, jobs: int, spread_s: float
     return {**summary, "absent_types": dict(absent)}
 
 
+def run_baseline_ref(ref: str, root: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The pipeline rows of `ref`'s own bench/pipeline_calls.py, run on its own code."""
+    archive = subprocess.run(
+        ["git", "archive", ref, "service", "migrations", "bench"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
+    tree = root / f"src-{ref}"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(tree, filter="data")
+    env = {**os.environ, "PYTHONPATH": str(tree)}  # its `service`, not the working tree's
+    command = [sys.executable, "bench/pipeline_calls.py", "--jobs", str(args.jobs)]
+    command += ["--clip-s", str(args.clip_s), "--speed", str(args.speed)]
+    out = subprocess.run(command, cwd=tree, env=env, check=True, capture_output=True).stdout
+    rows = []
+    for line in out.decode().splitlines():
+        row = json.loads(line)
+        if row["scenario"] in ("callbacks", "poll-only"):
+            # Its latency fields are the median and the maximum (p99 of 10 jobs is the max).
+            row["scenario"] = f"baseline {ref} {row['scenario']}"
+            row["latency_p50_s"] = row.pop("latency_median_s")
+            row["latency_p99_s"] = row["latency_max_s"]
+            rows.append(row)
+    return rows
+
+
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="vi-bench-", dir="/tmp") as tmp:
         root = Path(tmp)
@@ -398,6 +437,10 @@ async def main(args: argparse.Namespace) -> None:
                     row = await scenarios[name]()
                     print(json.dumps(row), flush=True)
                     rows.append(row)
+            if args.baseline_ref:
+                for row in await asyncio.to_thread(run_baseline_ref, args.baseline_ref, root, args):
+                    print(json.dumps(row), flush=True)
+                    rows.append(row)
         finally:
             await asyncio.to_thread(database.stop)
     print(json.dumps(_ratios(rows)))
@@ -422,12 +465,21 @@ def _ratios(rows: list[dict[str, Any]]) -> dict[str, Any]:
             )
             mine["p99_vs_naive_1s"] = round(row["latency_p99_s"] / fast["latency_p99_s"], 2)
         out[row["scenario"]] = mine
+    for new, old in (("callbacks", "callbacks"), ("callbacks-lost", "poll-only")):
+        before = next((r for r in rows if r["scenario"].endswith(f" {old}")), None)
+        if before is not None and new in by_name:
+            out[new]["calls_vs_before"] = round(
+                by_name[new]["valossa_calls_per_job"] / before["valossa_calls_per_job"], 2
+            )
+            out[new]["job_status_vs_before"] = round(
+                by_name[new]["job_status_per_job"] / before["job_status_per_job"], 2
+            )
     return {"ratios": out}
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=30, help="counted analyses per scenario")
+    parser.add_argument("--jobs", type=int, default=10, help="counted analyses per scenario")
     parser.add_argument("--clip-s", type=float, default=6.0)
     parser.add_argument("--speed", type=float, default=2.0, help="emulator clock speed")
     parser.add_argument(
@@ -444,6 +496,11 @@ if __name__ == "__main__":
         type=float,
         default=60.0,
         help="callbacks-stop: CALLBACK_SAFETY_POLL_S (900 by default in production)",
+    )
+    parser.add_argument(
+        "--baseline-ref",
+        default=BASELINE_REF,
+        help="the git ref whose pipeline is the 'before' baseline ('' to skip it)",
     )
     parser.add_argument(
         "--only",
