@@ -146,6 +146,7 @@ async def run_variant(
     cms: Cms,
     jobs: int,
     submit_interval_s: float,
+    tick_interval_s: float | None,
 ) -> dict[str, Any]:
     port = bind_socket().getsockname()[1]
     env = {
@@ -161,6 +162,8 @@ async def run_variant(
         "CMS_WEBHOOK_SECRET": new_secret(),  # the baseline ignores it
         "LOG_LEVEL": "WARNING",
     }
+    if tick_interval_s is not None:  # a diagnosis: does the interval matter at all?
+        env["TICK_INTERVAL_S"] = str(tick_interval_s)
     async with httpx.AsyncClient(base_url=emulator_url) as admin:
         await admin.post("/_emulator/reset")
         cms.arrived.clear()
@@ -266,6 +269,7 @@ async def main(
     cms_delay_ms: float,
     submit_interval_s: float,
     rounds: int,
+    tick_interval_s: float | None,
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="vi-bench-", dir="/tmp") as tmp:
         root = Path(tmp)
@@ -281,6 +285,8 @@ async def main(
                 variants = [(f"baseline {baseline_ref}", baseline_ref), ("working tree", None)]
                 trees = {name: source_tree(ref, root) for name, ref in variants}
                 ticks = {name: default_tick_interval_s(tree) for name, tree in trees.items()}
+                if tick_interval_s is not None:
+                    ticks = dict.fromkeys(ticks, tick_interval_s)
                 for round_ in range(rounds):  # alternated, so that noise hits both alike
                     for name, _ in variants:
                         database_url = database.ensure_database(f"bench_{len(rows)}")
@@ -294,6 +300,7 @@ async def main(
                             cms,
                             jobs,
                             submit_interval_s,
+                            tick_interval_s,
                         )
                         row["round"] = round_ + 1
                         row["tick_interval_s"] = ticks[name]
@@ -352,6 +359,12 @@ if __name__ == "__main__":
         "--submit-interval-s", type=float, default=0.1, help="pause between two submissions"
     )
     parser.add_argument("--rounds", type=int, default=1, help="baseline/outbox pairs to run")
+    parser.add_argument(
+        "--tick-interval-s",
+        type=float,
+        default=None,
+        help="set TICK_INTERVAL_S for both variants (default: each tree's own default)",
+    )
     args = parser.parse_args()
     asyncio.run(
         main(
@@ -362,5 +375,6 @@ if __name__ == "__main__":
             args.cms_delay_ms,
             args.submit_interval_s,
             args.rounds,
+            args.tick_interval_s,
         )
     )
