@@ -234,6 +234,21 @@ async def record_callback(
     return result.one_or_none()
 
 
+async def note_late_callback(session: AsyncSession, analysis_id: uuid.UUID) -> bool:
+    """Record the first callback of an analysis it does not wake (polling found the job's end
+    first, or the analysis is due already): callback_trust counts the job as announced, since
+    the callback did arrive. Only an analysis with a Valossa job has anything to announce.
+    True if this was its first callback."""
+    noted = await session.scalar(
+        update(Analysis)
+        .where(Analysis.id == analysis_id, Analysis.job_id.is_not(None))
+        .where(Analysis.callback_at.is_(None))
+        .values(callback_at=func.clock_timestamp())
+        .returning(Analysis.id)
+    )
+    return noted is not None
+
+
 async def analyses_of_media(session: AsyncSession, customer_media_id: str) -> list[Analysis]:
     """Every analysis of a media, oldest first (not locked)."""
     rows = await session.scalars(
