@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.callback_trust import fall_back_to_polling
 from service.analyses.lifecycle import Lifecycle
@@ -159,8 +160,10 @@ class Worker:
             await self._sweep()
         free = self.concurrency - len(self._steps)
         claimed: list[tuple[Claim, Analysis]] = []
-        if free > 0:
-            async with ctx.transaction() as session:
+        # The three claims share one transaction (and one read of now()): a round is a single
+        # round trip to BEGIN and COMMIT, however many kinds of work there are.
+        async with ctx.transaction() as session:
+            if free > 0:
                 claimed += await claim_backlog(
                     session,
                     ctx.lifecycle,
@@ -170,16 +173,15 @@ class Worker:
                     submit_deadline=timedelta(seconds=ctx.settings.submit_deadline_s),
                     limit=free,
                 )
-            async with ctx.transaction() as session:
                 claimed += await claim_due(
                     session,
                     worker=self.name,
                     lease_s=ctx.settings.lease_s,
                     limit=free - len(claimed),
                 )
+            downloads = await self._claim_downloads(session)
         for claim, analysis in claimed:
             self._start(self._steps, claim, analysis)
-        downloads = await self._claim_downloads()
         for claim, analysis in downloads:
             self._start(self._downloads, claim, analysis)
         if self._index_due and (self._indexing is None or self._indexing.done()):
@@ -200,21 +202,20 @@ class Worker:
                         moved,
                     )
 
-    async def _claim_downloads(self) -> list[tuple[Claim, Analysis]]:
+    async def _claim_downloads(self, session: AsyncSession) -> list[tuple[Claim, Analysis]]:
         settings = self.ctx.settings
         free = settings.source_download_concurrency - len(self._downloads)
         if free <= 0:
             return []
-        async with self.ctx.transaction() as session:
-            return await claim_downloads(
-                session,
-                self.ctx.lifecycle,
-                worker=self.name,
-                max_in_flight=settings.valossa_max_in_flight,
-                lease_s=settings.lease_s,
-                download_deadline=timedelta(seconds=settings.source_download_timeout_s),
-                limit=free,
-            )
+        return await claim_downloads(
+            session,
+            self.ctx.lifecycle,
+            worker=self.name,
+            max_in_flight=settings.valossa_max_in_flight,
+            lease_s=settings.lease_s,
+            download_deadline=timedelta(seconds=settings.source_download_timeout_s),
+            limit=free,
+        )
 
     def _start(self, tasks: set[asyncio.Task[None]], claim: Claim, analysis: Analysis) -> None:
         task = asyncio.create_task(self._run_step(claim, analysis))
