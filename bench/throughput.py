@@ -510,9 +510,8 @@ async def main(args: argparse.Namespace) -> None:
                         if (root / f"{name}.spy").exists():
                             profiles[name] = profile_of(root / f"{name}.spy", args.top)
                 result = await outcomes(dsn, load["began"], load["ended"])
-                async with httpx.AsyncClient(base_url=emulator_url) as admin:
+                async with httpx.AsyncClient(base_url=emulator_url, timeout=60) as admin:
                     stats = (await admin.get("/_emulator/stats")).json()
-                    await admin.post("/_emulator/reset")
         cpu = {**cpu_between(before, after), "loadgen": load["cpu_s"]}
         wall = result.get("drain_s", 0) + args.duration
         report: dict[str, Any] = {
