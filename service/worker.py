@@ -161,9 +161,16 @@ class Worker:
         free = self.concurrency - len(self._steps)
         claimed: list[tuple[Claim, Analysis]] = []
         # The three claims share one transaction (and one read of now()): a round is a single
-        # round trip to BEGIN and COMMIT, however many kinds of work there are.
+        # round trip to BEGIN and COMMIT, however many kinds of work there are. Work on jobs
+        # Valossa has (status checks, results) comes before new submissions: under a backlog,
+        # submissions would otherwise take every slot and nothing would finish until the
+        # backlog is gone. Due work is bounded by the analyses in flight, so the backlog still
+        # gets the slots it leaves.
         async with ctx.transaction() as session:
             if free > 0:
+                claimed += await claim_due(
+                    session, worker=self.name, lease_s=ctx.settings.lease_s, limit=free
+                )
                 claimed += await claim_backlog(
                     session,
                     ctx.lifecycle,
@@ -171,12 +178,6 @@ class Worker:
                     max_in_flight=ctx.settings.valossa_max_in_flight,
                     lease_s=ctx.settings.lease_s,
                     submit_deadline=timedelta(seconds=ctx.settings.submit_deadline_s),
-                    limit=free,
-                )
-                claimed += await claim_due(
-                    session,
-                    worker=self.name,
-                    lease_s=ctx.settings.lease_s,
                     limit=free - len(claimed),
                 )
             downloads = await self._claim_downloads(session)
