@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -36,9 +37,10 @@ import signal
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +100,7 @@ async def loadgen(apis: list[str], video_url: str, rate: float, duration: float,
         started = time.perf_counter()
         try:
             response = await clients[n % len(clients)].post("/v1/analyses", json=body)
-            if response.status_code != 201:
+            if not response.is_success:  # 202: accepted, pending a Valossa slot
                 errors[f"HTTP {response.status_code}"] += 1
                 return
         except httpx.HTTPError as exc:
@@ -232,10 +234,12 @@ def cpu_between(before: dict[str, dict[int, float]], after: dict[str, dict[int, 
     }
 
 
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start(
+    args: list[str], env: dict[str, str], log: Path, *, cwd: Path = REPO_ROOT
+) -> subprocess.Popen[bytes]:
     handle = log.open("wb")
     return subprocess.Popen(
-        [sys.executable, *args], cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
+        [sys.executable, *args], cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT
     )
 
 
@@ -265,20 +269,22 @@ async def wait_http(url: str, what: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def database(args: argparse.Namespace, root: Path) -> AsyncIterator[tuple[str, int | None]]:
-    """The database URL and, when embedded, the postmaster's pid."""
+async def database(
+    args: argparse.Namespace, root: Path
+) -> AsyncIterator[tuple[Callable[[str], str], int | None]]:
+    """A maker of fresh databases (by name; their URL) and, when embedded, the postmaster's
+    pid. With --database-url every variant gets that one database."""
     if args.database_url:
-        yield args.database_url, None
+        yield (lambda _name: str(args.database_url)), None
         return
     server = await asyncio.to_thread(EmbeddedPostgres, root / "pg", cleanup=True)
     try:
-        url = server.ensure_database("throughput")
         with psycopg.connect(server.admin_url()) as conn:
             row = conn.execute("SHOW data_directory").fetchone()
         assert row is not None
         # The first line of postmaster.pid is the server's pid; its children are the backends.
         postmaster = int((Path(row[0]) / "postmaster.pid").read_text().split()[0])
-        yield url, postmaster
+        yield server.ensure_database, postmaster
     finally:
         await asyncio.to_thread(server.stop)
 
@@ -412,108 +418,9 @@ async def main(args: argparse.Namespace) -> None:
         media_dir.mkdir()
         await asyncio.to_thread(write_sample_video, media_dir / "clip.mp4", duration_s=args.clip_s)
         media_app = Starlette(routes=[Mount("/", app=StaticFiles(directory=media_dir))])
-        procs = Procs()
-        procs.add("bench", os.getpid())
-        async with (
-            database(args, root) as (database_url, postmaster),
-            serve_in_background(media_app) as media,
-        ):
-            if postmaster is not None:
-                procs.add("postgres", postmaster, with_children=True)
-            video_url = f"{media.url}/clip.mp4"
-            base_env = {
-                k: v for k, v in os.environ.items() if k in ("PATH", "HOME") or k.startswith("LC_")
-            }
-            emulator_port = free_port()
-            emulator_url = f"http://127.0.0.1:{emulator_port}"
-            emulator_env = {
-                **base_env,
-                "VALOSSA_EMULATOR_API_KEYS": KEY,
-                "VALOSSA_EMULATOR_SPEED": str(args.speed),
-                "VALOSSA_EMULATOR_MAX_RUNNING_JOBS_PER_KEY": "0",
-                "VALOSSA_EMULATOR_DATA_DIR": str(root / "emulator"),
-            }
-            emulator = start(
-                ["-m", "service.cli", "emulator", "--port", str(emulator_port)],
-                emulator_env,
-                logs / "emulator.log",
-            )
-            api_ports = [free_port() for _ in range(APIS)]
-            apis = [f"http://127.0.0.1:{port}" for port in api_ports]
-            env = {
-                **base_env,
-                "DATABASE_URL": database_url,
-                "VALOSSA_BASE_URL": emulator_url,
-                "VALOSSA_API_KEY": KEY,
-                "INGEST_API_TOKENS": TOKEN,
-                "CALLBACK_SIGNING_SECRET": "bench-callback-secret",
-                "VALOSSA_MAX_IN_FLIGHT": "100000",
-                "VALOSSA_MAX_CONNECTIONS": "50",
-                "LOG_LEVEL": "WARNING",
-                **dict(kv.split("=", 1) for kv in args.env),
-            }
-            await asyncio.to_thread(
-                subprocess.run,
-                [sys.executable, "-m", "service.cli", "migrate"],
-                cwd=REPO_ROOT, env=env, check=True, capture_output=True,
-            )  # fmt: skip
-            running = [emulator]
-            with stopping(running):
-                for n, port in enumerate(api_ports):
-                    api_env = {**env, "PUBLIC_BASE_URL": apis[n]}
-                    running.append(
-                        start(["-m", "service.cli", "serve", "--port", str(port)], api_env,
-                              logs / f"api{n}.log")
-                    )  # fmt: skip
-                    procs.add("api", running[-1].pid)
-                workers = []
-                for n in range(WORKERS):
-                    worker_env = {**env, "PUBLIC_BASE_URL": apis[n % APIS]}
-                    running.append(
-                        start(["-m", "service.cli", "worker", "--health-port", "0"], worker_env,
-                              logs / f"worker{n}.log")
-                    )  # fmt: skip
-                    workers.append(running[-1])
-                    procs.add("worker", running[-1].pid)
-                procs.add("emulator", emulator.pid)
-                await wait_http(f"{emulator_url}/_emulator/config", "the emulator")
-                for api in apis:
-                    await wait_http(f"{api}/readyz", "the API")
-                await asyncio.sleep(1.0)  # the workers' first round
-
-                before = procs.cpu()
-                spies = {}
-                if args.profile:
-                    spied = {"worker0": workers[0].pid, "emulator": emulator.pid}
-                    for name, pid in spied.items():
-                        spies[name] = _py_spy(pid, args.duration, root / f"{name}.spy")
-                loadgen_process = await asyncio.create_subprocess_exec(
-                    sys.executable, __file__, "--loadgen", "--apis", ",".join(apis),
-                    "--video-url", video_url, "--rate", str(args.rate),
-                    "--duration", str(args.duration), "--run", f"tp{int(time.time())}",
-                    cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE,
-                )  # fmt: skip
-                out, _ = await loadgen_process.communicate()
-                load = json.loads(out.decode().strip().splitlines()[-1])
-                dsn = libpq(database_url)
-                deadline = time.time() + args.drain_timeout
-                while time.time() < deadline:
-                    total, ended = await ended_counts(dsn)
-                    if total >= load["created"] and ended >= total:
-                        break
-                    await asyncio.sleep(0.5)
-                after = procs.cpu()
-                profiles = {}
-                for name, spy in spies.items():
-                    if spy is not None:
-                        spy.wait(timeout=args.duration + 60)
-                        if (root / f"{name}.spy").exists():
-                            profiles[name] = profile_of(root / f"{name}.spy", args.top)
-                result = await outcomes(dsn, load["began"], load["ended"])
-                async with httpx.AsyncClient(base_url=emulator_url, timeout=60) as admin:
-                    stats = (await admin.get("/_emulator/stats")).json()
-        cpu = {**cpu_between(before, after), "loadgen": load["cpu_s"]}
-        wall = result.get("drain_s", 0) + args.duration
+        variants = [("working tree", REPO_ROOT)]
+        if args.baseline_ref:
+            variants.insert(0, (args.baseline_ref, source_tree(args.baseline_ref, root)))
         report: dict[str, Any] = {
             "setup": {
                 "apis": APIS,
@@ -523,29 +430,172 @@ async def main(args: argparse.Namespace) -> None:
                 "speed": args.speed,
                 "clip_s": args.clip_s,
                 "env": args.env,
-            },
-            "load": load,
-            "result": result,
-            "valossa_calls_per_analysis": {
-                k: round(v / max(1, result["analyses"]), 2)
-                for k, v in sorted(stats.get("calls", {}).items())
-            },
-            "cpu_s": cpu,
-            "cpu_s_per_analysis": {
-                k: round(v / max(1, result["analyses"]), 4) for k, v in cpu.items()
-            },
-            "cpu_cores_busy": round(sum(cpu.values()) / wall, 2),
-            "profiles": profiles,
+            }
         }
+        async with (
+            database(args, root) as (new_database, postmaster),
+            serve_in_background(media_app) as media,
+        ):
+            for n, (name, tree) in enumerate(variants):
+                report[name] = await run_variant(
+                    args,
+                    root / f"variant{n}",
+                    tree,
+                    new_database(f"throughput_{n}"),
+                    postmaster,
+                    f"{media.url}/clip.mp4",
+                    logs / f"variant{n}",
+                )
+                print(json.dumps({name: report[name]["result"]}), file=sys.stderr, flush=True)
+        ours = report["working tree"]["result"]["per_min"]
+        if args.baseline_ref:
+            theirs = report[args.baseline_ref]["result"]["per_min"]
+            report[f"ratio_working_tree_over_{args.baseline_ref}"] = round(ours / theirs, 2)
         if args.baseline:
             report["baseline_emulator_alone"] = await baseline(args, root)
             ceiling = report["baseline_emulator_alone"].get("per_min")
             if ceiling:
-                report["ratio_ours_over_emulator_alone"] = round(result["per_min"] / ceiling, 2)
-        report["ratio_vs_old_450_per_min"] = round(result["per_min"] / 450, 2)
+                report["ratio_working_tree_over_emulator_alone"] = round(ours / ceiling, 2)
+        report["ratio_working_tree_over_old_450_per_min"] = round(ours / 450, 2)
         print(json.dumps(report, indent=2))
         if args.logs is None:
             shutil.rmtree(logs, ignore_errors=True)
+
+
+def source_tree(ref: str, root: Path) -> Path:
+    """The service and migrations of git `ref`, extracted under `root` (its processes run from
+    there; the emulator and this bench stay the working tree's)."""
+    archive = subprocess.run(
+        ["git", "archive", ref, "service", "migrations", "alembic.ini"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
+    tree = root / f"src-{ref}"
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(tree, filter="data")
+    return tree
+
+
+async def run_variant(
+    args: argparse.Namespace,
+    root: Path,
+    tree: Path,
+    database_url: str,
+    postmaster: int | None,
+    video_url: str,
+    logs: Path,
+) -> dict[str, Any]:
+    """One run: the emulator (working tree), the APIs and workers of `tree`, the load."""
+    await asyncio.to_thread(root.mkdir, parents=True)
+    await asyncio.to_thread(logs.mkdir, parents=True, exist_ok=True)
+    procs = Procs()
+    procs.add("bench", os.getpid())
+    if postmaster is not None:
+        procs.add("postgres", postmaster, with_children=True)
+    base_env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME") or k.startswith("LC_")}
+    emulator_port = free_port()
+    emulator_url = f"http://127.0.0.1:{emulator_port}"
+    emulator_env = {
+        **base_env,
+        "VALOSSA_EMULATOR_API_KEYS": KEY,
+        "VALOSSA_EMULATOR_SPEED": str(args.speed),
+        "VALOSSA_EMULATOR_MAX_RUNNING_JOBS_PER_KEY": "0",
+        "VALOSSA_EMULATOR_DATA_DIR": str(root / "emulator"),
+    }
+    emulator = start(
+        ["-m", "service.cli", "emulator", "--port", str(emulator_port)],
+        emulator_env,
+        logs / "emulator.log",
+    )
+    api_ports = [free_port() for _ in range(APIS)]
+    apis = [f"http://127.0.0.1:{port}" for port in api_ports]
+    env = {
+        **base_env,
+        "DATABASE_URL": database_url,
+        "VALOSSA_BASE_URL": emulator_url,
+        "VALOSSA_API_KEY": KEY,
+        "INGEST_API_TOKENS": TOKEN,
+        "CALLBACK_SIGNING_SECRET": "bench-callback-secret",
+        "VALOSSA_MAX_IN_FLIGHT": "100000",
+        "VALOSSA_MAX_CONNECTIONS": "50",
+        "LOG_LEVEL": "WARNING",
+        **dict(kv.split("=", 1) for kv in args.env),
+    }
+    running = [emulator]
+    with stopping(running):
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "service.cli", "migrate"],
+            cwd=tree, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        for n, port in enumerate(api_ports):
+            api_env = {**env, "PUBLIC_BASE_URL": apis[n]}
+            running.append(
+                start(["-m", "service.cli", "serve", "--port", str(port)], api_env,
+                      logs / f"api{n}.log", cwd=tree)
+            )  # fmt: skip
+            procs.add("api", running[-1].pid)
+        workers = []
+        for n in range(WORKERS):
+            worker_env = {**env, "PUBLIC_BASE_URL": apis[n % APIS]}
+            running.append(
+                start(["-m", "service.cli", "worker", "--health-port", "0"], worker_env,
+                      logs / f"worker{n}.log", cwd=tree)
+            )  # fmt: skip
+            workers.append(running[-1])
+            procs.add("worker", running[-1].pid)
+        procs.add("emulator", emulator.pid)
+        await wait_http(f"{emulator_url}/_emulator/config", "the emulator")
+        for api in apis:
+            await wait_http(f"{api}/readyz", "the API")
+        await asyncio.sleep(1.0)  # the workers' first round
+
+        before = procs.cpu()
+        spies = {}
+        if args.profile:
+            spied = {"worker0": workers[0].pid, "emulator": emulator.pid}
+            for name, pid in spied.items():
+                spies[name] = _py_spy(pid, args.duration, root / f"{name}.spy")
+        loadgen_process = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--loadgen", "--apis", ",".join(apis),
+            "--video-url", video_url, "--rate", str(args.rate),
+            "--duration", str(args.duration), "--run", f"tp{int(time.time())}",
+            cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await loadgen_process.communicate()
+        load = json.loads(out.decode().strip().splitlines()[-1])
+        dsn = libpq(database_url)
+        deadline = time.time() + args.drain_timeout
+        while time.time() < deadline:
+            total, ended = await ended_counts(dsn)
+            if total >= load["created"] and ended >= total:
+                break
+            await asyncio.sleep(0.5)
+        after = procs.cpu()
+        profiles = {}
+        for name, spy in spies.items():
+            if spy is not None:
+                spy.wait(timeout=args.duration + 60)
+                if (root / f"{name}.spy").exists():
+                    profiles[name] = profile_of(root / f"{name}.spy", args.top)
+        result = await outcomes(dsn, load["began"], load["ended"])
+        async with httpx.AsyncClient(base_url=emulator_url, timeout=60) as admin:
+            stats = (await admin.get("/_emulator/stats")).json()
+    cpu = {**cpu_between(before, after), "loadgen": load["cpu_s"]}
+    wall = result.get("drain_s", 0) + args.duration
+    return {
+        "load": load,
+        "result": result,
+        "valossa_calls_per_analysis": {
+            k: round(v / max(1, result["analyses"]), 2)
+            for k, v in sorted(stats.get("calls", {}).items())
+        },
+        "cpu_s": cpu,
+        "cpu_s_per_analysis": {k: round(v / max(1, result["analyses"]), 4) for k, v in cpu.items()},
+        "cpu_cores_busy": round(sum(cpu.values()) / wall, 2),
+        "profiles": profiles,
+    }
 
 
 async def baseline(args: argparse.Namespace, root: Path) -> dict[str, Any]:
@@ -604,6 +654,10 @@ if __name__ == "__main__":
     parser.add_argument("--speed", type=float, default=100.0, help="emulator job clock speed")
     parser.add_argument("--clip-s", type=float, default=3.0, help="the video's duration")
     parser.add_argument("--database-url", help="use this database instead of an embedded one")
+    parser.add_argument(
+        "--baseline-ref",
+        help="also run the service of this git ref (e.g. main) first, on a database of its own",
+    )
     parser.add_argument("--drain-timeout", type=float, default=600.0)
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
     parser.add_argument("--no-profile", dest="profile", action="store_false")
