@@ -226,7 +226,21 @@ async def record_callback(
         .returning(Analysis)
         .execution_options(populate_existing=True)
     )
-    return result.one_or_none()
+    woken = result.one_or_none()
+    if woken is None:
+        # Valossa can end a job (a bad URL, a short clip) before new_job's answer is recorded:
+        # note the callback, so that recording the job checks its status at once rather than
+        # at the safety-net poll.
+        await session.execute(
+            update(Analysis)
+            .where(Analysis.id == analysis_id, Analysis.status == AnalysisStatus.SUBMITTING)
+            .where(Analysis.callback_wakeups < max_wakeups)
+            .values(
+                callback_at=func.clock_timestamp(),
+                callback_wakeups=Analysis.callback_wakeups + 1,
+            )
+        )
+    return woken
 
 
 async def analyses_of_media(session: AsyncSession, customer_media_id: str) -> list[Analysis]:

@@ -158,7 +158,11 @@ async def record_job(
             now = await database_now(session)
             first_check = ctx.settings.poll_min_interval_s
             locked.poll_hint_at = now + timedelta(seconds=first_check)
-            release(locked, now, delay_s=await ctx.next_check_in(session, first_check))
+            if locked.callback_at is not None:
+                # Valossa called back before we recorded the job: it has ended, look now.
+                release(locked, now, delay_s=0)
+            else:
+                release(locked, now, delay_s=await ctx.next_check_in(session, first_check))
             return
     log.error("analysis %s no longer needs Valossa job %s; deleting it", analysis.id, job_id)
     await delete_orphan(ctx.valossa, job_id)
