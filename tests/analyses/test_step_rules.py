@@ -275,3 +275,36 @@ async def test_a_callback_before_the_job_is_recorded_makes_it_due_at_once(
     assert without.callback_at is None
     assert without.next_attempt_at is not None
     assert without.next_attempt_at > utcnow()
+
+
+async def test_a_callback_racing_the_recording_of_the_job_still_wakes_it(
+    ctx: StepContext, emulator: EmulatorHandle
+) -> None:
+    """The callback comes while record_job holds the row (still submitting) and commits it
+    as submitted, due only at the safety-net poll: the callback must still make it due."""
+    _, row = await _claimed(ctx.sessionmaker, AnalysisStatus.SUBMITTING)
+    job_id = await emulator.new_job("m")
+
+    async def callback() -> Analysis | None:
+        async with ctx.sessionmaker() as session, session.begin():
+            return await record_callback(session, row.id, max_wakeups=10)
+
+    async with ctx.sessionmaker() as recorder, recorder.begin():
+        await recorder.execute(select(Analysis).where(Analysis.id == row.id).with_for_update())
+        arriving = asyncio.create_task(callback())
+        await asyncio.sleep(0.3)
+        assert not arriving.done()  # it waits for the row, as it would for record_job's
+        await recorder.execute(
+            update(Analysis)
+            .where(Analysis.id == row.id)
+            .values(
+                status=AnalysisStatus.SUBMITTED,
+                job_id=job_id,
+                next_attempt_at=utcnow() + timedelta(hours=1),
+            )
+        )
+    assert await arriving is not None
+    after = await _get(ctx.sessionmaker, row.id)
+    assert after.callback_at is not None
+    assert after.next_attempt_at is not None
+    assert after.next_attempt_at <= utcnow()
