@@ -211,6 +211,20 @@ async def record_callback(
     """Note a Valossa callback and make the submitted analysis due now, unless that changes
     nothing (it is due already and no check is under way) or callbacks have used up their
     `max_wakeups` status checks. The analysis if it was woken, else None."""
+    # Valossa can end a job (a bad URL, a short clip) before new_job's answer is recorded: the
+    # callback is noted on the submitting analysis, and recording the job then checks its
+    # status at once rather than at the safety-net poll. This goes first: if the job is being
+    # recorded right now, it waits for that row lock and then matches nothing, and the update
+    # below, a statement with a fresh snapshot, finds the analysis submitted.
+    await session.execute(
+        update(Analysis)
+        .where(Analysis.id == analysis_id, Analysis.status == AnalysisStatus.SUBMITTING)
+        .where(Analysis.callback_wakeups < max_wakeups)
+        .values(
+            callback_at=func.clock_timestamp(),
+            callback_wakeups=Analysis.callback_wakeups + 1,
+        )
+    )
     now = func.now()
     result = await session.scalars(
         update(Analysis)
