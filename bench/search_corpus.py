@@ -220,7 +220,7 @@ async def index_subset(
     from service.search.indexing import index_backlog
     from tests.support.factories import insert_analysis
 
-    engine = make_engine(database_url, pool_size=4)
+    engine = make_engine(database_url, max_connections=8)
     sessionmaker = make_sessionmaker(engine)
     for customer_media_id, title, data, _ in subset:
         analysis = await insert_analysis(
@@ -288,7 +288,7 @@ async def time_naive(database_url: str) -> dict[str, float]:
     from service.analyses.results import ResultBody, stream_result
     from service.db import make_engine, make_sessionmaker
 
-    engine = make_engine(database_url, pool_size=4)
+    engine = make_engine(database_url, max_connections=8)
     sessionmaker = make_sessionmaker(engine)
     async with sessionmaker() as session:
         ids = list(

@@ -64,7 +64,7 @@ async def _store(database_url: str, media: str, data: bytes) -> uuid.UUID:
     from service.db import make_engine, make_sessionmaker
     from tests.support.factories import insert_analysis
 
-    engine = make_engine(database_url, pool_size=2)
+    engine = make_engine(database_url, max_connections=4)
     sessionmaker = make_sessionmaker(engine)
     analysis = await insert_analysis(sessionmaker, customer_media_id=media, result_types=["core"])
 
@@ -87,7 +87,7 @@ async def _child(database_url: str, media: str, mode: str) -> dict[str, float]:
     from service.db import make_engine, make_sessionmaker
     from service.search.indexing import reindex_media
 
-    engine = make_engine(database_url, pool_size=2)
+    engine = make_engine(database_url, max_connections=4)
     sessionmaker = make_sessionmaker(engine)
     async with sessionmaker() as session:  # warm the pool and imports before the baseline
         await session.execute(sa.text("SELECT 1"))

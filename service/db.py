@@ -60,8 +60,15 @@ def is_database_unavailable(exc: BaseException) -> bool:
 APPLICATION_NAME = "valossa-ingest"
 
 
-def make_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = False) -> AsyncEngine:
-    """An async engine over psycopg 3.
+def make_engine(
+    database_url: str, *, max_connections: int = 20, pre_ping: bool = False
+) -> AsyncEngine:
+    """An async engine over psycopg 3, with at most `max_connections` connections.
+
+    Every connection opened is kept for the next request (no "overflow" connections): with
+    overflow, one opened for a burst was closed at its return whenever the pool's core sat
+    idle, and opened again (a Postgres backend forked and authenticated) a moment later: for
+    one request in ~14 under 16 concurrent requests.
 
     A connection that dies (a Postgres restart) fails the one statement that meets it; the
     error invalidates it and every connection pooled before it, so the next checkout opens
@@ -72,8 +79,8 @@ def make_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = Fals
     url = make_url(database_url)
     return create_async_engine(
         url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
+        pool_size=max_connections,
+        max_overflow=0,
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
         hide_parameters=True,
@@ -87,3 +94,10 @@ def make_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = Fals
 def make_sessionmaker(engine: AsyncEngine) -> SessionMaker:
     """Sessions that keep loaded attributes after commit (no implicit I/O afterwards)."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_sessionmaker(engine: AsyncEngine) -> SessionMaker:
+    """Sessions whose statements run in autocommit: for a request that reads with one
+    statement, which sees one consistent snapshot by itself. No BEGIN and no COMMIT: one round
+    trip per statement instead of three. Never for writes or for reads that must agree."""
+    return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))

@@ -2,10 +2,12 @@
 
 The loop waits for a reason to look: a NOTIFY (a callback, a new analysis), a step that
 finished, the interval (APScheduler is only this timer), or stop. Then it claims what is due,
-up to its free step slots, and starts the steps. Every replica runs the same loop; Postgres
-decides who does what (steps/leases.py), so the scheduler's own job store is never shared.
-CMS webhooks are sent beside it by a loop of their own (service/webhooks/dispatcher.py), woken
-by the NOTIFY of a written webhook, a finished delivery, or the same wake-ups as the loop.
+up to its free step slots, and starts the steps. The sweeps (overdue analyses, the fallback to
+polling, the search backlog) run once per interval, not on every wake-up. Every replica runs
+the same loop; Postgres decides who does what (steps/leases.py), so the scheduler's own job
+store is never shared. CMS webhooks are sent beside it by a loop of their own
+(service/webhooks/dispatcher.py), woken by the NOTIFY of a written webhook, a finished
+delivery, or the interval.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import psycopg
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.callback_trust import fall_back_to_polling
 from service.analyses.lifecycle import Lifecycle
@@ -112,13 +115,28 @@ class Worker:
         # Downloads of slow sources must not take the places of other steps.
         self._downloads: set[asyncio.Task[None]] = set()
         self._indexing: asyncio.Task[int] | None = None
+        #: The sweeps (overdue analyses, the callback fallback) and the search backlog run at
+        #: the first round and then once per interval, not on every wake-up: at a few hundred
+        #: steps a minute, a sweep per finished step was most of the worker's statements. A
+        #: finished fetch also asks for indexing (its analysis waits in the backlog).
+        self._sweep_due = True
+        self._index_due = True
 
     @property
     def name(self) -> str:
         return self.ctx.worker
 
     def wake(self) -> None:
-        """Look for work at once (a NOTIFY, a finished step, the interval)."""
+        """Look for work at once (a NOTIFY, a finished step)."""
+        self._wake.set()
+
+    async def tick(self) -> None:
+        """The interval: sweep, index the search backlog, look for work, send due webhooks
+        (a retry's time has come; new webhooks wake the deliveries by NOTIFY). A coroutine, so
+        that APScheduler runs it on the event loop: a plain function would run in a thread,
+        where setting an asyncio.Event is not safe."""
+        self._sweep_due = True
+        self._index_due = True
         self._wake.set()
         self._deliveries_due.set()
 
@@ -133,8 +151,47 @@ class Worker:
             await _first_of(self._wake.wait(), stop.wait())
 
     async def look_for_work(self) -> int:
-        """One round: flag overdue analyses, fall back to polling if callbacks stopped, claim due
-        work for the free slots, start it. Returns how many steps were started."""
+        """One round: if the interval came, flag overdue analyses and fall back to polling if
+        callbacks stopped; claim due work for the free slots, start it. Returns how many steps
+        were started."""
+        ctx = self.ctx
+        if self._sweep_due:
+            self._sweep_due = False
+            await self._sweep()
+        free = self.concurrency - len(self._steps)
+        claimed: list[tuple[Claim, Analysis]] = []
+        # The three claims share one transaction (and one read of now()): a round is a single
+        # round trip to BEGIN and COMMIT, however many kinds of work there are. Work on jobs
+        # Valossa has (status checks, results) comes before new submissions: under a backlog,
+        # submissions would otherwise take every slot and nothing would finish until the
+        # backlog is gone. Due work is bounded by the analyses in flight, so the backlog still
+        # gets the slots it leaves.
+        async with ctx.transaction() as session:
+            if free > 0:
+                claimed += await claim_due(
+                    session, worker=self.name, lease_s=ctx.settings.lease_s, limit=free
+                )
+                claimed += await claim_backlog(
+                    session,
+                    ctx.lifecycle,
+                    worker=self.name,
+                    max_in_flight=ctx.settings.valossa_max_in_flight,
+                    lease_s=ctx.settings.lease_s,
+                    submit_deadline=timedelta(seconds=ctx.settings.submit_deadline_s),
+                    limit=free - len(claimed),
+                )
+            downloads = await self._claim_downloads(session)
+        for claim, analysis in claimed:
+            self._start(self._steps, claim, analysis)
+        for claim, analysis in downloads:
+            self._start(self._downloads, claim, analysis)
+        if self._index_due and (self._indexing is None or self._indexing.done()):
+            # Finished analyses wait in the search backlog (queued by a trigger); index them.
+            self._index_due = False
+            self._indexing = asyncio.create_task(index_backlog(ctx.sessionmaker))
+        return len(claimed) + len(downloads)
+
+    async def _sweep(self) -> None:
         ctx = self.ctx
         async with ctx.transaction() as session:
             await flag_overdue(session, ctx.lifecycle)
@@ -145,51 +202,21 @@ class Worker:
                         "Valossa's callbacks are not arriving: %d analyses polled on its schedule",
                         moved,
                     )
-        free = self.concurrency - len(self._steps)
-        claimed: list[tuple[Claim, Analysis]] = []
-        if free > 0:
-            async with ctx.transaction() as session:
-                claimed += await claim_backlog(
-                    session,
-                    ctx.lifecycle,
-                    worker=self.name,
-                    max_in_flight=ctx.settings.valossa_max_in_flight,
-                    lease_s=ctx.settings.lease_s,
-                    submit_deadline=timedelta(seconds=ctx.settings.submit_deadline_s),
-                    limit=free,
-                )
-            async with ctx.transaction() as session:
-                claimed += await claim_due(
-                    session,
-                    worker=self.name,
-                    lease_s=ctx.settings.lease_s,
-                    limit=free - len(claimed),
-                )
-        for claim, analysis in claimed:
-            self._start(self._steps, claim, analysis)
-        downloads = await self._claim_downloads()
-        for claim, analysis in downloads:
-            self._start(self._downloads, claim, analysis)
-        if self._indexing is None or self._indexing.done():
-            # Finished analyses wait in the search backlog (queued by a trigger); index them.
-            self._indexing = asyncio.create_task(index_backlog(ctx.sessionmaker))
-        return len(claimed) + len(downloads)
 
-    async def _claim_downloads(self) -> list[tuple[Claim, Analysis]]:
+    async def _claim_downloads(self, session: AsyncSession) -> list[tuple[Claim, Analysis]]:
         settings = self.ctx.settings
         free = settings.source_download_concurrency - len(self._downloads)
         if free <= 0:
             return []
-        async with self.ctx.transaction() as session:
-            return await claim_downloads(
-                session,
-                self.ctx.lifecycle,
-                worker=self.name,
-                max_in_flight=settings.valossa_max_in_flight,
-                lease_s=settings.lease_s,
-                download_deadline=timedelta(seconds=settings.source_download_timeout_s),
-                limit=free,
-            )
+        return await claim_downloads(
+            session,
+            self.ctx.lifecycle,
+            worker=self.name,
+            max_in_flight=settings.valossa_max_in_flight,
+            lease_s=settings.lease_s,
+            download_deadline=timedelta(seconds=settings.source_download_timeout_s),
+            limit=free,
+        )
 
     def _start(self, tasks: set[asyncio.Task[None]], claim: Claim, analysis: Analysis) -> None:
         task = asyncio.create_task(self._run_step(claim, analysis))
@@ -208,6 +235,8 @@ class Worker:
             with contextlib.suppress(Exception):
                 await retry_later(self.ctx, claim, f"internal error in the {step} step")
         finally:
+            if step is Step.FETCH_RESULTS:
+                self._index_due = True  # its analysis may be in the search backlog now
             # Work is often due again at once (results after "finished"): look now.
             self.wake()
 
@@ -228,7 +257,7 @@ class Worker:
         stop = asyncio.Event()
         scheduler = AsyncIOScheduler()
         scheduler.add_job(
-            self.wake,
+            self.tick,
             "interval",
             seconds=self.ctx.settings.tick_interval_s,
             coalesce=True,

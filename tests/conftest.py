@@ -157,7 +157,7 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """An async engine on the test database."""
-    engine = make_engine(database_url, pool_size=5)
+    engine = make_engine(database_url, max_connections=10)
     yield engine
     await engine.dispose()
 

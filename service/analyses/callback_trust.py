@@ -5,6 +5,8 @@ lost. While they arrive, a submitted analysis needs no polling but a rare safety
 (CALLBACK_SAFETY_POLL_S): the callback makes it due, and one job_status confirms. When they
 stop arriving (the jobs that ended were found by polling, not announced), every analysis falls
 back at once to Valossa's own poll_again_after_seconds schedule (kept in `poll_hint_at`).
+A callback that lands after polling found the job's end still counts (flows/callback.py notes
+it): on Valossa's schedule the poll often comes first, and trust must be able to come back.
 """
 
 from __future__ import annotations

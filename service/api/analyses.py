@@ -14,7 +14,7 @@ from service.analyses.inputs import MediaId
 from service.analyses.schemas import AnalysisCreate, AnalysisPage, AnalysisView, EventList
 from service.analyses.states import AnalysisStatus
 from service.api.auth import require_cms_token
-from service.api.deps import ResourcesDep, SessionDep
+from service.api.deps import ReadSessionDep, ResourcesDep, SessionDep
 from service.text import TEXT_RULE
 
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255), TEXT_RULE]
@@ -84,7 +84,7 @@ async def list_analyses(
 
 
 @router.get("/{analysis_id}", summary="One analysis", responses={404: {}, **_PROBLEMS})
-async def get_analysis(analysis_id: uuid.UUID, session: SessionDep) -> AnalysisView:
+async def get_analysis(analysis_id: uuid.UUID, session: ReadSessionDep) -> AnalysisView:
     """The analysis: our status, Valossa's own status, the inputs, and per result type
     whether it is stored (with size and sha256) or absent. `overdue` flags an analysis stuck
     past its deadline."""

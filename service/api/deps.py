@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.resources import Resources
 
 
-def get_resources(request: Request) -> Resources:
-    """The process resources built by the app's lifespan."""
+async def get_resources(request: Request) -> Resources:
+    """The process resources built by the app's lifespan (async: a plain function would cost
+    every request a hop to the thread pool)."""
     resources: Resources = request.app.state.resources
     return resources
 
@@ -27,3 +28,12 @@ async def get_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_read_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
+    """A session outside any transaction, for an endpoint that reads with ONE statement."""
+    async with resources.read_sessionmaker() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

@@ -10,7 +10,7 @@ from service.analyses.flows import media as flows_media
 from service.analyses.results import ResultType
 from service.analyses.schemas import MediaView
 from service.api.auth import require_cms_token
-from service.api.deps import ResourcesDep, SessionDep
+from service.api.deps import ReadSessionDep, ResourcesDep, SessionDep
 from service.api.media_paths import MediaIdPath
 from service.api.representation import result_response
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/media", tags=["media"], dependencies=[Depends(req
 
 
 @router.get("/{customer_media_id}", summary="A media's current state", responses={404: {}})
-async def get_media(customer_media_id: MediaIdPath, session: SessionDep) -> MediaView:
+async def get_media(customer_media_id: MediaIdPath, session: ReadSessionDep) -> MediaView:
     """The media's latest analysis and its `status` (`finished` when done), which analysis
     holds its current metadata (the newest finished one) and which result types it stored,
     by their Valossa names (`core`, `speech_to_text_srt`, ...). `404` if it was never analysed."""

@@ -16,7 +16,7 @@ OK, SOME_FAILED, NOT_INDEXABLE = 0, 1, 2
 async def run_reindex(settings: Settings, *, media: str | None, echo: Callable[[str], None]) -> int:
     """Rebuild every media's index (or one media's), one transaction per media."""
     assert settings.database_url is not None
-    engine = make_engine(settings.database_url.get_secret_value(), pool_size=2)
+    engine = make_engine(settings.database_url.get_secret_value(), max_connections=4)
     sessionmaker = make_sessionmaker(engine)
     try:
         targets = [media] if media is not None else await finished_media(sessionmaker)

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+import httpx
 import psycopg
 from sqlalchemy.engine import make_url
 
@@ -23,6 +24,7 @@ from service.analyses.states import AnalysisStatus
 from service.analyses.steps.context import StepContext
 from service.analyses.steps.leases import claim_due
 from service.analyses.steps.reconcile import check_status
+from service.analyses.tokens import CallbackTokens
 from service.db import SessionMaker
 from service.resources import open_resources
 from service.settings import Settings
@@ -166,3 +168,44 @@ async def test_a_new_analysis_wakes_the_workers(settings: Settings, database_url
         assert response.status_code == 202
         notification = await asyncio.wait_for(anext(listener.notifies()), timeout=5)
     assert notification.channel == "valossa_ingest_due"
+
+
+async def test_a_callback_that_polling_beat_still_counts_as_announced(
+    app_client: httpx.AsyncClient, sessionmaker: SessionMaker
+) -> None:
+    """Polling on Valossa's schedule often sees a job finished just before its callback lands;
+    that callback still shows callbacks work, or trust, once lost, could never come back."""
+    tokens = CallbackTokens("test-signing-secret")  # the secret of the `settings` fixture
+    found_by_polling = [
+        await insert_analysis(
+            sessionmaker,
+            customer_media_id=f"polled-{n}",
+            status=AnalysisStatus.FETCHING_RESULTS if n == 0 else AnalysisStatus.FINISHED,
+            job_id=f"job-{n}",
+            valossa_status="finished",
+            status_checked_at=utcnow(),
+        )
+        for n in range(MIN_JOBS)
+    ]
+    assert not await _health_trusted(sessionmaker)
+    for analysis in found_by_polling:
+        response = await app_client.post(
+            f"/callbacks/valossa/{tokens.token_for(analysis.id)}",
+            json={"job_id": analysis.job_id, "status": "finished"},
+        )
+        assert response.status_code == 200
+    assert await _health_trusted(sessionmaker)
+    async with sessionmaker() as session:
+        rows = [await session.get(Analysis, analysis.id) for analysis in found_by_polling]
+    assert [row.status for row in rows if row is not None] == [
+        analysis.status for analysis in found_by_polling
+    ]  # noted, nothing else: the analyses go on as they were
+    first = rows[0]
+    assert first is not None
+    assert first.callback_at is not None
+    # Valossa's retry of the same callback changes nothing more.
+    await app_client.post(f"/callbacks/valossa/{tokens.token_for(first.id)}", json={})
+    async with sessionmaker() as session:
+        again = await session.get(Analysis, first.id)
+    assert again is not None
+    assert again.callback_at == first.callback_at

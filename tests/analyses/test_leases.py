@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.engine import make_url
 
 from service.analyses.lifecycle import Lifecycle, utcnow
@@ -315,3 +315,35 @@ async def test_overdue_sweep_skips_while_another_replica_sweeps(
             assert await flag_overdue(session, LIFECYCLE) == []
         await other.rollback()
     assert (await _get(sessionmaker, late.id)).overdue_since is None
+
+
+async def test_database_now_is_read_once_per_transaction(sessionmaker: SessionMaker) -> None:
+    row = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + PAST
+    )
+    [(claim, _)] = await _claim_due(sessionmaker)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    async with sessionmaker() as session:
+        engine = session.bind.sync_engine  # type: ignore[union-attr]
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            async with session.begin():
+                first = await database_now(session)
+                again = await database_now(session)
+                assert first == again == await session.scalar(select(func.now()))
+                assert len(statements) == 2  # one read, then the check of this test
+            await asyncio.sleep(0.01)
+            async with session.begin():
+                # The next transaction has a later now(); lock_claimed returns it with the row.
+                assert await lock_claimed(session, claim) is not None
+                before = len(statements)
+                later = await database_now(session)
+                assert len(statements) == before  # taken from lock_claimed's answer
+                assert later == await session.scalar(select(func.now())) > first
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    assert row.id == claim.analysis_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from service.analyses.lifecycle import utcnow
 from service.analyses.models import Analysis, AnalysisEvent
+from service.analyses.queries import record_callback
 from service.analyses.states import AnalysisStatus
 from service.analyses.steps.context import StepContext
 from service.analyses.steps.leases import Claim, claim_due
@@ -249,3 +251,60 @@ async def test_the_api_key_never_reaches_an_event(
     key = ctx.settings.valossa_api_key
     assert key is not None
     assert key.get_secret_value() not in reasons
+
+
+async def test_a_callback_before_the_job_is_recorded_makes_it_due_at_once(
+    ctx: StepContext, emulator: EmulatorHandle
+) -> None:
+    """Valossa may end a job (and call back) before new_job's answer is recorded."""
+    slow_polls = ctx.settings.model_copy(update={"poll_min_interval_s": 60.0})
+    ctx = dataclasses.replace(ctx, settings=slow_polls)  # without a callback: a minute away
+    early, early_row = await _claimed(ctx.sessionmaker, AnalysisStatus.SUBMITTING)
+    quiet, quiet_row = await _claimed(ctx.sessionmaker, AnalysisStatus.SUBMITTING)
+    async with ctx.sessionmaker() as session, session.begin():
+        woken = await record_callback(session, early_row.id, max_wakeups=10)
+    assert woken is None  # nothing to check yet: there is no job id
+    for claim, row in ((early, early_row), (quiet, quiet_row)):
+        await record_job(ctx, claim, row, await emulator.new_job("m"), "accepted by Valossa")
+    after_callback = await _get(ctx.sessionmaker, early_row.id)
+    assert after_callback.status == AnalysisStatus.SUBMITTED
+    assert after_callback.callback_at is not None
+    assert after_callback.next_attempt_at is not None
+    assert after_callback.next_attempt_at <= utcnow()
+    without = await _get(ctx.sessionmaker, quiet_row.id)
+    assert without.callback_at is None
+    assert without.next_attempt_at is not None
+    assert without.next_attempt_at > utcnow()
+
+
+async def test_a_callback_racing_the_recording_of_the_job_still_wakes_it(
+    ctx: StepContext, emulator: EmulatorHandle
+) -> None:
+    """The callback comes while record_job holds the row (still submitting) and commits it
+    as submitted, due only at the safety-net poll: the callback must still make it due."""
+    _, row = await _claimed(ctx.sessionmaker, AnalysisStatus.SUBMITTING)
+    job_id = await emulator.new_job("m")
+
+    async def callback() -> Analysis | None:
+        async with ctx.sessionmaker() as session, session.begin():
+            return await record_callback(session, row.id, max_wakeups=10)
+
+    async with ctx.sessionmaker() as recorder, recorder.begin():
+        await recorder.execute(select(Analysis).where(Analysis.id == row.id).with_for_update())
+        arriving = asyncio.create_task(callback())
+        await asyncio.sleep(0.3)
+        assert not arriving.done()  # it waits for the row, as it would for record_job's
+        await recorder.execute(
+            update(Analysis)
+            .where(Analysis.id == row.id)
+            .values(
+                status=AnalysisStatus.SUBMITTED,
+                job_id=job_id,
+                next_attempt_at=utcnow() + timedelta(hours=1),
+            )
+        )
+    assert await arriving is not None
+    after = await _get(ctx.sessionmaker, row.id)
+    assert after.callback_at is not None
+    assert after.next_attempt_at is not None
+    assert after.next_attempt_at <= utcnow()

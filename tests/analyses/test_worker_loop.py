@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
+from service.analyses.lifecycle import utcnow
+from service.analyses.models import Analysis
+from service.analyses.states import AnalysisStatus
 from service.resources import open_resources
 from service.settings import Settings
 from service.worker import Worker
+from tests.support.emulator import EmulatorHandle
+from tests.support.factories import insert_analysis
 from tests.support.waiting import eventually
 
 
@@ -51,3 +58,34 @@ async def test_the_interval_wakes_the_loop(settings: Settings) -> None:
         worker.rounds = 1
         async with worker.running():
             await eventually(lambda: worker.rounds >= 4, within=10)
+
+
+async def test_a_finished_status_check_starts_the_fetch_without_waiting_for_the_interval(
+    wired: Settings, emulator: EmulatorHandle
+) -> None:
+    """check_status releases the analysis to fetching_results, due now; the step's end wakes
+    the loop, which claims the fetch at once (the interval here is an hour)."""
+    job_id = await emulator.new_job("m")
+    await emulator.force(job_id, "finished")
+    no_timer = wired.model_copy(update={"tick_interval_s": 3600.0})
+    async with open_resources(no_timer) as resources:
+        row = await insert_analysis(
+            resources.sessionmaker,
+            status=AnalysisStatus.SUBMITTED,
+            job_id=job_id,
+            valossa_status="processing",
+            next_attempt_at=utcnow() - timedelta(seconds=1),
+        )
+
+        async def status() -> AnalysisStatus:
+            async with resources.sessionmaker() as session:
+                found = await session.get(Analysis, row.id)
+                assert found is not None
+                return AnalysisStatus(found.status)
+
+        async with Worker(resources, name="prompt").running():
+            await eventually(lambda: _is(status, AnalysisStatus.FINISHED), within=10)
+
+
+async def _is(read: Callable[[], Awaitable[AnalysisStatus]], wanted: AnalysisStatus) -> bool:
+    return await read() == wanted

@@ -193,6 +193,7 @@ async def test_callback_for_an_analysis_not_waiting_on_valossa_changes_nothing(
     assert response.status_code == 200
     after, reasons = await _state(sessionmaker, analysis.id)
     assert after.next_attempt_at == analysis.next_attempt_at
+    assert after.callback_at is None  # no Valossa job: nothing it could announce
     assert reasons == []
 
 

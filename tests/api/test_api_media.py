@@ -10,7 +10,12 @@ import httpx
 import pytest
 
 from service.analyses.models import Analysis
-from service.analyses.results import record_absent, store_result
+from service.analyses.results import (
+    CHUNK_BYTES,
+    SERVE_BATCH_CHUNKS,
+    record_absent,
+    store_result,
+)
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
 from tests.support.factories import insert_analysis
@@ -120,6 +125,23 @@ async def test_metadata_is_byte_identical_with_etag_and_length(
     )
     assert srt.content == SRT
     assert srt.headers["content-type"] == SRT_TYPE
+
+
+async def test_metadata_of_every_byte_value_over_several_batches_comes_back_identical(
+    app_client: httpx.AsyncClient, auth_headers: dict[str, str], sessionmaker: SessionMaker
+) -> None:
+    """Chunks are read in the driver's binary format: no byte value may be transformed."""
+    every_byte = bytes(range(256)) * (CHUNK_BYTES * (SERVE_BATCH_CHUNKS + 1) // 256 + 3)
+    await finished_analysis(sessionmaker, "binary", core=every_byte)
+
+    core = await app_client.get(
+        "/v1/media/binary/metadata?type=core",
+        headers={**auth_headers, "Accept-Encoding": "identity"},
+    )
+
+    assert core.status_code == 200
+    assert len(core.content) == len(every_byte)
+    assert core.content == every_byte
 
 
 @pytest.mark.parametrize("accept", ["gzip", "gzip, deflate, br", "*", "br;q=1, gzip;q=0.5"])

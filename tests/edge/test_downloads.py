@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.analyses import results
 from service.analyses.results import CHUNK_BYTES, SERVE_BATCH_CHUNKS, store_result
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
@@ -38,7 +39,8 @@ async def _pieces(data: bytes) -> AsyncIterator[bytes]:
 
 
 class PoolWatch:
-    """Counts what the app's pool does: connections lost, and queries for result chunks."""
+    """Counts what the app's pool does: connections lost, and queries for result chunks (one
+    per `read_batch`, which runs its query on the driver's cursor)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -52,12 +54,19 @@ class PoolWatch:
             (sync.pool, name, self._losing(name))
             for name in ("close", "invalidate", "soft_invalidate", "close_detached")
         ]
-        handlers.append((sync, "before_cursor_execute", self._executing))
         for target, name, handler in handlers:
             event.listen(target, name, handler)
+        read_batch = results.read_batch
+
+        async def counted(*args: Any) -> list[bytes]:
+            self.chunk_queries += 1
+            return await read_batch(*args)
+
+        results.read_batch = counted
         try:
             yield
         finally:
+            results.read_batch = read_batch
             for target, name, handler in handlers:
                 event.remove(target, name, handler)
 
@@ -66,10 +75,6 @@ class PoolWatch:
             self.lost.append(name)
 
         return record
-
-    def _executing(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if "result_chunks" in statement:
-            self.chunk_queries += 1
 
 
 @dataclass

@@ -5,13 +5,15 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import shutil
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from service.emulator.content import MediaFeatures, analyse_media, file_sha256
+from service.emulator import content
+from service.emulator.content import MediaFeatures, analyse_media, file_sha256, read_media
 from service.emulator.content import video as video_scan
 from service.emulator.media import TechnicalInfo, probe_media, write_sample_video
 from service.emulator.metadata import RESULT_TYPES, ResultsInput, build_results
@@ -149,7 +151,7 @@ def test_dominant_colours_follow_the_picture(talking: Any) -> None:
 
 def test_the_same_file_gives_the_same_document(talking: Any, media: Path) -> None:
     path, technical, features = talking
-    again = analyse_media(path, technical)
+    again = read_media(path, technical)
     assert again == features
     first = core(results(features, technical, job_id="job-a"))
     second = core(results(again, technical, job_id="job-b"))
@@ -161,6 +163,24 @@ def test_the_same_file_gives_the_same_document(talking: Any, media: Path) -> Non
     del different["job_info"]["job_id"]
     assert different["detections"] != first["detections"]
     assert file_sha256(path) == features.sha256 != file_sha256(other)
+
+
+def test_the_same_content_is_decoded_once(
+    talking: Any, media: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, technical, features = talking
+    duplicate = media / "copy-of-talking.mp4"
+    shutil.copyfile(path, duplicate)
+    analyse_media(path, technical)  # kept, whatever other tests read since the fixture
+
+    def no_decoding(*_: Any) -> Any:
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(content, "scan_video", no_decoding)
+    assert analyse_media(duplicate, technical) == features  # another file, the same bytes
+    other, other_technical = clip(media, "other-scenes.mp4", duration_s=3.0, scene_s=1.0)
+    with pytest.raises(AssertionError, match="decoded again"):
+        analyse_media(other, other_technical)
 
 
 def test_content_derived_documents_pass_both_checkers(talking: Any) -> None:
@@ -176,7 +196,7 @@ def test_long_videos_are_read_at_their_keyframes(
 ) -> None:
     path, technical, features = talking
     monkeypatch.setattr(video_scan, "FULL_DECODE_MAX_S", 1.0)
-    sparse = analyse_media(path, technical)
+    sparse = read_media(path, technical)
     assert len(sparse.colours) == len(features.colours) == 7
     assert all(sparse.colours)  # seconds without a keyframe keep the colours seen last
     # Keyframes are sparser than the samples: every cut found is one of the real ones.
@@ -187,7 +207,7 @@ def test_memory_stays_bounded_for_a_longer_clip(media: Path) -> None:
     path, technical = clip(media, "long.mp4", duration_s=40.0, scene_s=5.0)
     tracemalloc.start()
     try:
-        features = analyse_media(path, technical)
+        features = read_media(path, technical)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -211,7 +211,7 @@ async def test_analyses_finished_before_the_feature_are_queued_by_the_migration(
 
     config = alembic_config(empty_database)
     command.upgrade(config, "0001")
-    engine = make_engine(empty_database, pool_size=2)
+    engine = make_engine(empty_database, max_connections=4)
     try:
         sessionmaker = make_sessionmaker(engine)
         async with sessionmaker() as session, session.begin():

@@ -43,6 +43,9 @@ async def receive_callback(session: AsyncSession, analysis_id: uuid.UUID, body: 
     the workers; a database failure is a 503, and Valossa's retry comes back later."""
     analysis = await queries.record_callback(session, analysis_id, max_wakeups=MAX_WAKEUPS)
     if analysis is None:
+        if await queries.note_late_callback(session, analysis_id):
+            log.info("callback for analysis %s arrived after its check", analysis_id)
+            return
         if not await queries.exists(session, analysis_id):
             raise NotFound("unknown callback")
         log.info("callback for analysis %s: nothing to do", analysis_id)

@@ -60,11 +60,31 @@ def _lease_end(lease_s: float) -> object:
     return func.now() + timedelta(seconds=lease_s)
 
 
+#: Where a session keeps the now() of its current transaction (see database_now).
+_NOW = "valossa_ingest.database_now"
+
+
 async def database_now(session: AsyncSession) -> datetime:
-    """The database's now(): the start of the current transaction, the clock of every lease."""
+    """The database's now(): the start of the current transaction, the clock of every lease.
+
+    It does not change within a transaction, so it is read once per transaction (or taken
+    from a query that returned it with its rows, lock_claimed)."""
+    transaction = session.sync_session.get_transaction()
+    known = session.info.get(_NOW)
+    if known is not None and transaction is not None and known[0] is transaction:
+        found: datetime = known[1]
+        return found
     now: datetime | None = await session.scalar(select(func.now()))
     assert now is not None
+    remember_now(session, now)
     return now
+
+
+def remember_now(session: AsyncSession, now: datetime) -> None:
+    """Keep `now`, read in the current transaction, for database_now."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is not None:
+        session.info[_NOW] = (transaction, now)
 
 
 async def claim_backlog(
@@ -182,13 +202,20 @@ async def lock_claimed(session: AsyncSession, claim: Claim) -> Analysis | None:
     Every step records its outcome through this: a step whose lease ran out and was taken
     over (or whose analysis was canceled or deleted meanwhile) records nothing.
     """
-    return await session.scalar(
-        select(Analysis)
-        .where(Analysis.id == claim.analysis_id, Analysis.claimed_by == claim.token)
-        .where(not_terminal())
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    row = (
+        await session.execute(
+            select(Analysis, func.now())  # the step records its outcome at this time
+            .where(Analysis.id == claim.analysis_id, Analysis.claimed_by == claim.token)
+            .where(not_terminal())
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    remember_now(session, row[1])
+    analysis: Analysis = row[0]
+    return analysis
 
 
 #: Columns a step may report with each renewal (progress of a transfer).

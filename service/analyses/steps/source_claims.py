@@ -44,7 +44,7 @@ async def claim_downloads(
     A download holds no Valossa slot, but starts only while one is free: once downloaded, it
     waits for a slot, and downloading ahead of a full Valossa would only fill disks.
     """
-    if limit <= 0 or await in_flight(session) >= max_in_flight:
+    if limit <= 0:
         return []
     now = await database_now(session)
     rows = (
@@ -64,6 +64,10 @@ async def claim_downloads(
             .with_for_update(skip_locked=True)
         )
     ).all()
+    # Counted only when there is something to download (rarely, beside many video_url
+    # analyses); rows locked in vain are free again when the transaction ends.
+    if not rows or await in_flight(session) >= max_in_flight:
+        return []
     claimed: list[tuple[Claim, Analysis]] = []
     for analysis in rows:
         if analysis.status is AnalysisStatus.PENDING:

@@ -15,12 +15,19 @@ import logging
 import uuid
 from datetime import timedelta
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.models import Analysis
 from service.analyses.states import AnalysisStatus
 from service.analyses.steps.context import StepContext
-from service.analyses.steps.leases import Claim, database_now, lock_claimed, release
+from service.analyses.steps.leases import (
+    Claim,
+    database_now,
+    lock_claimed,
+    release,
+    remember_now,
+)
 from service.analyses.steps.outcomes import describe, fail, fail_or_retry, retry_later
 from service.analyses.valossa_jobs import list_every_job, valossa_media_id
 from service.valossa import (
@@ -151,7 +158,11 @@ async def record_job(
             now = await database_now(session)
             first_check = ctx.settings.poll_min_interval_s
             locked.poll_hint_at = now + timedelta(seconds=first_check)
-            release(locked, now, delay_s=await ctx.next_check_in(session, first_check))
+            if locked.callback_at is not None:
+                # Valossa called back before we recorded the job: it has ended, look now.
+                release(locked, now, delay_s=0)
+            else:
+                release(locked, now, delay_s=await ctx.next_check_in(session, first_check))
             return
     log.error("analysis %s no longer needs Valossa job %s; deleting it", analysis.id, job_id)
     await delete_orphan(ctx.valossa, job_id)
@@ -159,8 +170,19 @@ async def record_job(
 
 async def _waiting_for_job(session: AsyncSession, analysis_id: uuid.UUID) -> Analysis | None:
     """The analysis under a row lock if it is still being submitted and has no job yet."""
-    row = await session.get(Analysis, analysis_id, with_for_update=True, populate_existing=True)
-    if row is None or row.status != AnalysisStatus.SUBMITTING or row.job_id:
+    found = (
+        await session.execute(
+            select(Analysis, func.now())  # kept for database_now: the job is recorded at it
+            .where(Analysis.id == analysis_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if found is None:
+        return None
+    remember_now(session, found[1])
+    row: Analysis = found[0]
+    if row.status != AnalysisStatus.SUBMITTING or row.job_id:
         return None
     return row
 

@@ -7,6 +7,8 @@ the same file gives the same document whatever job it comes in.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,10 +16,13 @@ from service.emulator.content.audio import scan_audio
 from service.emulator.content.video import Colour, scan_video
 from service.emulator.media import TechnicalInfo
 
-__all__ = ["Colour", "MediaFeatures", "Span", "analyse_media", "file_sha256"]
+__all__ = ["Colour", "MediaFeatures", "Span", "analyse_media", "file_sha256", "read_media"]
 
 Span = tuple[float, float]
 HASH_CHUNK = 256 * 1024
+#: Files whose features are kept (by SHA-256): a bench or test sends the same clip in many
+#: jobs, and decoding it again for each would make the emulator, not the client, the limit.
+FEATURE_CACHE_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -41,12 +46,51 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class _FeatureCache:
+    """The features of the last FEATURE_CACHE_SIZE files, by SHA-256 and probe (results are
+    built in worker threads, hence the lock)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, TechnicalInfo], MediaFeatures] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, TechnicalInfo]) -> MediaFeatures | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, TechnicalInfo], features: MediaFeatures) -> None:
+        with self._lock:
+            self._entries[key] = features
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+_features = _FeatureCache(FEATURE_CACHE_SIZE)
+
+
 def analyse_media(path: Path, technical: TechnicalInfo) -> MediaFeatures:
-    """Read shots, colours, speech and silence from a probed media file (CPU-bound)."""
+    """Read shots, colours, speech and silence from a probed media file (CPU-bound; the same
+    content is read once while it stays among the last FEATURE_CACHE_SIZE files)."""
+    sha256 = file_sha256(path)
+    cached = _features.get((sha256, technical))
+    if cached is not None:
+        return cached
+    features = read_media(path, technical, sha256=sha256)
+    _features.put((sha256, technical), features)
+    return features
+
+
+def read_media(path: Path, technical: TechnicalInfo, *, sha256: str | None = None) -> MediaFeatures:
+    """analyse_media without the cache: always decodes the file."""
     video = scan_video(path, technical.duration_s)
     audio = scan_audio(path) if technical.has_audio else None
     return MediaFeatures(
-        sha256=file_sha256(path),
+        sha256=sha256 or file_sha256(path),
         cuts=video.cuts,
         colours=video.colours,
         audio_track=audio is not None,
