@@ -182,9 +182,7 @@ async def test_valid_token_of_an_unknown_analysis_is_404(app_client: httpx.Async
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize(
-    "status", [AnalysisStatus.PENDING, AnalysisStatus.SUBMITTING, AnalysisStatus.FINISHED]
-)
+@pytest.mark.parametrize("status", [AnalysisStatus.PENDING, AnalysisStatus.FINISHED])
 async def test_callback_for_an_analysis_not_waiting_on_valossa_changes_nothing(
     app_client: httpx.AsyncClient, sessionmaker: SessionMaker, status: AnalysisStatus
 ) -> None:
@@ -194,6 +192,22 @@ async def test_callback_for_an_analysis_not_waiting_on_valossa_changes_nothing(
     after, reasons = await _state(sessionmaker, analysis.id)
     assert after.next_attempt_at == analysis.next_attempt_at
     assert after.callback_at is None  # no Valossa job: nothing it could announce
+    assert reasons == []
+
+
+async def test_callback_before_the_job_is_recorded_is_noted_but_wakes_nothing_yet(
+    app_client: httpx.AsyncClient, sessionmaker: SessionMaker
+) -> None:
+    """Valossa can end a job before new_job's answer is recorded: the callback is noted (the
+    recording then checks at once), but the submitting analysis is not made due by it."""
+    analysis = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTING, next_attempt_at=utcnow() + LATER
+    )
+    response = await app_client.post(f"/callbacks/valossa/{TOKENS.token_for(analysis.id)}")
+    assert response.status_code == 200
+    after, reasons = await _state(sessionmaker, analysis.id)
+    assert after.next_attempt_at == analysis.next_attempt_at
+    assert after.callback_at is not None
     assert reasons == []
 
 
