@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,11 +20,18 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+#: Rich help and usage errors (boxes, colours) on a terminal; plain text when piped or captured
+#: (a pager, a CI log, `--help > file`), where box drawing is noise and lines break mid-sentence.
+HELP_MARKUP: Literal["rich"] | None = (
+    "rich" if sys.stdout.isatty() and sys.stderr.isatty() else None
+)
+
 app = typer.Typer(
     help="Analyse CMS media with Valossa and keep the metadata in Postgres.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=HELP_MARKUP,
 )
 
 
@@ -57,7 +65,7 @@ def _configure_logging(settings: Settings) -> None:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8080,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on.")] = 8080,
 ) -> None:
     """Run the HTTP API (CMS API, Valossa callbacks, health)."""
     from service.main import create_app
@@ -83,7 +91,10 @@ def serve(
 @app.command()
 def worker(
     health_port: Annotated[
-        int, typer.Option(help="Port of the worker's /healthz and /readyz (0 disables them).")
+        int,
+        typer.Option(
+            min=0, max=65535, help="Port of the worker's /healthz and /readyz (0 disables them)."
+        ),
     ] = 8081,
     health_host: Annotated[
         str, typer.Option(help="Interface of the health port (0.0.0.0 in a container).")
@@ -257,14 +268,22 @@ def webhook_secret() -> None:
 
 @app.command()
 def dev(
-    port: Annotated[int, typer.Option(help="Port of the API.")] = 8080,
-    emulator_port: Annotated[int, typer.Option(help="Port of the Valossa emulator.")] = 8100,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the API.")] = 8080,
+    emulator_port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the Valossa emulator.")
+    ] = 8100,
     data_dir: Annotated[Path | None, typer.Option(help="Embedded Postgres data directory.")] = None,
 ) -> None:
     """Everything at once: embedded Postgres, the emulator, the API and the worker."""
     require_extra("dev", command="dev")
     from service.process.devmode import run_dev
     from service.process.serving import PortUnavailable
+
+    if data_dir is not None:
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _fail(f"cannot use --data-dir {data_dir}: {exc.strerror or exc}") from None
 
     try:
         asyncio.run(run_dev(api_port=port, emulator_port=emulator_port, data_dir=data_dir))
@@ -294,6 +313,7 @@ def openapi(
 faces_app = typer.Typer(
     help="Face galleries: list them, add training images, reconcile the mirror with Valossa.",
     no_args_is_help=True,
+    rich_markup_mode=HELP_MARKUP,
 )
 app.add_typer(faces_app, name="faces")
 

@@ -82,6 +82,47 @@ def raise_for_problem(response: httpx.Response) -> None:
     )
 
 
+def checked_token(raw: str) -> str:
+    """The token to send (surrounding whitespace, as pasted, removed), or a usage RemoteError
+    that never shows it: httpx would refuse it as a header value and quote it in its error."""
+    token = raw.strip()
+    if not token:
+        raise RemoteError(
+            "VALOSSA_INGEST_TOKEN is not set: export one of the service's INGEST_API_TOKENS",
+            ExitCode.USAGE,
+        )
+    if not all("!" <= char <= "~" for char in token):
+        raise RemoteError(
+            "VALOSSA_INGEST_TOKEN has characters no bearer token has (spaces, control or "
+            "non-ASCII characters): export one of the service's INGEST_API_TOKENS as it is",
+            ExitCode.USAGE,
+        )
+    return token
+
+
+def checked_service_url(raw: str) -> str:
+    """VALOSSA_INGEST_URL without a trailing slash, if it is an http(s) URL with a host and a
+    valid port; else a usage RemoteError naming what is wrong (never its user:password)."""
+    example = f"e.g. {DEFAULT_SERVICE_URL}"
+    try:
+        url = httpx.URL(raw.strip())
+        port = url.port
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise RemoteError(
+            f"VALOSSA_INGEST_URL is not a valid URL ({exc}); {example}", ExitCode.USAGE
+        ) from None
+    if url.scheme not in {"http", "https"} or not url.host:
+        raise RemoteError(
+            f"VALOSSA_INGEST_URL must be an http:// or https:// URL with a host; {example}",
+            ExitCode.USAGE,
+        )
+    if port is not None and not 0 < port <= 65535:
+        raise RemoteError(
+            f"VALOSSA_INGEST_URL has port {port}; a port is 1 to 65535", ExitCode.USAGE
+        )
+    return str(url).rstrip("/")
+
+
 @contextlib.asynccontextmanager
 async def remote_client(
     settings: RemoteSettings | None = None,
@@ -91,13 +132,8 @@ async def remote_client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client on the service, authenticated; transport errors become RemoteError."""
     settings = settings or RemoteSettings()
-    token = settings.valossa_ingest_token.get_secret_value()
-    if not token:
-        raise RemoteError(
-            "VALOSSA_INGEST_TOKEN is not set: export one of the service's INGEST_API_TOKENS",
-            ExitCode.USAGE,
-        )
-    base = settings.valossa_ingest_url.rstrip("/")
+    token = checked_token(settings.valossa_ingest_token.get_secret_value())
+    base = checked_service_url(settings.valossa_ingest_url)
     try:
         async with httpx.AsyncClient(
             base_url=base,

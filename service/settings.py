@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Literal
 
 import httpx
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.urls import mask_password, normalize_database_url
@@ -21,7 +29,10 @@ class SettingsError(Exception):
 class Settings(BaseSettings):
     """Every setting of the service; the README lists them with their defaults."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+    # No inf or nan: TICK_INTERVAL_S=1e999 would be a scheduler that never ticks.
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=False, allow_inf_nan=False
+    )
 
     #: Postgres, as postgresql+psycopg://user:pass@host/db; unset means "embedded" in dev and tests.
     database_url: SecretStr | None = None
@@ -93,7 +104,8 @@ class Settings(BaseSettings):
     #: An upload through /v1/uploads with no new chunk for this long expires.
     upload_ttl_s: float = Field(default=24 * 3600.0, gt=0)
 
-    log_level: str = "INFO"
+    #: A level name of Python's logging, any case.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     #: `console` (one readable line per record) or `json` (one JSON object per line).
     log_format: Literal["console", "json"] = "console"
 
@@ -128,13 +140,35 @@ class Settings(BaseSettings):
             return value
         if not value.strip():
             return None
-        try:
-            url = httpx.URL(value.strip())
-        except httpx.InvalidURL:
-            raise ValueError("CMS_WEBHOOK_URL is not a valid URL") from None
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError("CMS_WEBHOOK_URL must be an absolute http:// or https:// URL")
-        return str(url)
+        return str(_http_url("CMS_WEBHOOK_URL", value))
+
+    @field_validator("valossa_base_url", "public_base_url", mode="after")
+    @classmethod
+    def _check_base_url(cls, value: str, info: ValidationInfo) -> str:
+        # Checked at start-up: else the worker starts and every call, or every callback URL
+        # given to Valossa, fails later.
+        _http_url(str(info.field_name).upper(), value)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("forwarded_allow_ips", mode="after")
+    @classmethod
+    def _check_forwarded_allow_ips(cls, value: str) -> str:
+        for entry in (part.strip() for part in value.split(",")):
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    "FORWARDED_ALLOW_IPS must be comma-separated IP addresses or networks "
+                    f"(CIDR), or *; {entry!r} is neither"
+                ) from None
+        return value
 
     @field_validator("cms_webhook_secret", mode="after")
     @classmethod
@@ -204,6 +238,20 @@ class Settings(BaseSettings):
                 missing.append(name.upper())
         if missing:
             raise SettingsError(f"missing required setting(s): {', '.join(missing)}")
+
+
+def _http_url(name: str, value: str) -> httpx.URL:
+    """`value` as a URL, if it is an absolute http(s) URL with a host and a valid port."""
+    try:
+        url = httpx.URL(value.strip())
+        port = url.port
+    except (httpx.InvalidURL, ValueError):
+        raise ValueError(f"{name} is not a valid URL") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"{name} must be an absolute http:// or https:// URL")
+    if port is not None and not 0 < port <= 65535:
+        raise ValueError(f"{name} has port {port}; a port is 1 to 65535")
+    return url
 
 
 def _delays(raw: str) -> tuple[float, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -126,3 +127,26 @@ def test_sigterm_stops_serve_and_worker_gracefully(
     assert expected in stderr
     assert "Traceback" not in stderr
     assert "cli-test-key" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--help"], "analyze"),
+        (["analyze", "--help"], "--id CUSTOMER_MEDIA_ID"),
+        (["faces", "--help"], "add-image"),
+        (["faces", "add-image", "--help"], "The face to train"),
+        (["serve", "--help"], "--port"),
+        (["status"], "Missing argument 'ID'"),  # a usage error, on stderr, exit 2
+    ],
+)
+def test_help_and_usage_errors_are_plain_text_when_not_a_terminal(
+    args: list[str], expected: str
+) -> None:
+    result = _run(*args, env=_env())
+    shown = result.stdout + result.stderr
+    assert result.returncode == (2 if args == ["status"] else 0), shown
+    assert expected in shown
+    assert not re.search("[\u2500-\u257f]", shown), shown  # no box drawing
+    assert "\x1b[" not in shown  # no colour codes
+    assert max(len(line) for line in shown.splitlines()) <= 100

@@ -1,4 +1,4 @@
-"""What the CMS may send: text Postgres can store, customer_media_ids, and URLs.
+"""What the CMS may send: customer_media_ids and URLs (free text: service/text.py).
 
 Each rule is checked here with a message for the CMS developer and published in the OpenAPI
 schema as the same regular expression, written with explicit character classes only, so that
@@ -8,21 +8,14 @@ Python, the JSON-schema validators (ECMA-262) and clients all read it the same w
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, StringConstraints
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, core_schema
+from pydantic import StringConstraints
+
+from service.text import Rule, storable
 
 #: Python's whitespace (str.isspace), spelled out: `\s` differs between regex engines.
 _BLANK = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-#: UTF-16 surrogates have no UTF-8 form (JSON can still spell them, as `"\ud800"`).
-_SURROGATES = re.compile("[\ud800-\udfff]")
-
-#: Postgres text cannot hold NUL.
-TEXT_PATTERN = r"^[^\x00]*$"
 #: Not blank, no NUL; and not "." or ".." (MEDIA_ID_EXCLUDED), which URL paths cannot carry.
 MEDIA_ID_PATTERN = rf"^[^\x00]*[^\x00{_BLANK}][^\x00]*$"
 MEDIA_ID_EXCLUDED = (".", "..")
@@ -67,15 +60,6 @@ TRANSCRIPT_URL_PATTERN = _url_pattern("https?", "s3")
 SOURCE_URL_PATTERN = _url_pattern("https?")
 
 
-def storable(value: str) -> str:
-    """`value`, if Postgres can store it; else a ValueError that says why."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters (U+0000)")
-    if _SURROGATES.search(value):
-        raise ValueError("must not contain unpaired surrogates (U+D800 to U+DFFF)")
-    return value
-
-
 def media_id(value: str) -> str:
     """`value`, if it can be a customer_media_id (stored, and addressed in a URL path)."""
     storable(value)
@@ -87,27 +71,6 @@ def media_id(value: str) -> str:
             "/v1/media/{customer_media_id} could never reach it"
         )
     return value
-
-
-@dataclass(frozen=True, eq=False)  # hashed by identity: typing hashes Annotated metadata
-class Rule:
-    """A string rule: `check` validates (with its own messages), `pattern` documents it."""
-
-    check: Callable[[str], str]
-    pattern: str
-    extra_schema: dict[str, Any] = field(default_factory=dict)
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> CoreSchema:
-        return core_schema.no_info_after_validator_function(self.check, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        json_schema = handler(schema)
-        json_schema.update(pattern=self.pattern, **self.extra_schema)
-        return json_schema
 
 
 def _url(pattern: str, schemes: str) -> Rule:
@@ -135,8 +98,6 @@ def filename(value: str) -> str:
     return value
 
 
-#: Free text the CMS sends: anything Postgres can store.
-Text = Annotated[str, Rule(storable, TEXT_PATTERN)]
 MediaId = Annotated[
     str,
     StringConstraints(min_length=1, max_length=1024),

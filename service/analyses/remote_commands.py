@@ -24,7 +24,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from service.analyses.remote_results import is_uuid, quoted, write_results
+from service.analyses.remote_results import is_uuid, prepare_out_dir, quoted, write_results
 from service.remote import ExitCode, RemoteError, raise_for_problem, remote_client
 from service.uploads.client import DEFAULT_PARALLEL, upload_local_file
 from service.uploads.resume import ResumeFile, file_key
@@ -54,6 +54,8 @@ async def analyze(
     if title is not None:
         body["title"] = title
     headers: dict[str, str] = {}
+    if out is not None:
+        await prepare_out_dir(out)  # before anything is uploaded or analysed
     async with remote_client(timeout_s=120.0) as client:
         resume, key = ResumeFile(), ""
         if source.startswith(URL_SCHEMES):

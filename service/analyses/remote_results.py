@@ -9,7 +9,10 @@ final name is always whole.
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
+import os
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -30,9 +33,39 @@ EXTENSIONS = {
 }
 
 
+#: What a result type name looks like (Valossa's are `core`, `speech_to_text_srt`, ...). The
+#: name comes from the service's answer and becomes a file name: nothing else may, so that no
+#: answer (a proxy's, a compromised service's) can write outside --out DIR.
+RESULT_TYPE_NAME = re.compile(r"[a-z0-9_]{1,64}")
+
+
 def result_filename(result_type: str) -> str:
     """`<type>.<ext>`: core.json, speech_to_text_srt.srt..."""
+    if not RESULT_TYPE_NAME.fullmatch(result_type):
+        raise RemoteError(
+            f"the service named a result type {result_type[:80]!r} that cannot be a file name; "
+            "nothing was written for it",
+            ExitCode.SERVICE_ERROR,
+        )
     return f"{result_type}.{EXTENSIONS.get(result_type, 'json')}"
+
+
+async def prepare_out_dir(out: Path) -> None:
+    """Make --out DIR (and its parents) if needed and check it can be written, else a usage
+    error in one line: found before an upload or an analysis rather than after it."""
+
+    def prepare() -> None:
+        if out.exists() and not out.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "it is not a directory")
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, "not writable")
+
+    try:
+        await asyncio.to_thread(prepare)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RemoteError(f"cannot write results to {out}: {reason}", ExitCode.USAGE) from None
 
 
 async def write_results(
@@ -48,11 +81,11 @@ async def write_results(
             f"now (get them with `valossa-ingest get {media_id} --type TYPE -o FILE`)",
             ExitCode.REFUSED,
         )
-    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
-    for result_type, result in analysis["results"].items():
-        if result["state"] != "stored":
-            continue
-        target = out / result_filename(result_type)
+    await prepare_out_dir(out)
+    stored = {t: r for t, r in analysis["results"].items() if r["state"] == "stored"}
+    targets = {t: out / result_filename(t) for t in stored}  # every name checked first
+    for result_type, result in stored.items():
+        target = targets[result_type]
         size = await download_result(client, media_id, result_type, target, result["sha256"])
         console.print(f"wrote {target} ({size} bytes)")
 

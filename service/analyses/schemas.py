@@ -8,9 +8,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from service.analyses.inputs import MediaId, SourceUrl, Text, TranscriptUrl, VideoUrl
+from service.analyses.inputs import MediaId, SourceUrl, TranscriptUrl, VideoUrl
 from service.analyses.models import Analysis, AnalysisEvent, StoredResult
 from service.analyses.states import TERMINAL, TRANSFERRING, AnalysisStatus
+from service.text import Text
 from service.valossa import ResultType
 
 #: What a new analysis stores when the CMS does not say: core metadata and the transcripts.

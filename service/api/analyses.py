@@ -6,14 +6,18 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+from pydantic import StringConstraints
 
 from service.analyses.flows import analyses as flows
 from service.analyses.flows import cancel as flows_cancel
-from service.analyses.inputs import MediaId, Text
+from service.analyses.inputs import MediaId
 from service.analyses.schemas import AnalysisCreate, AnalysisPage, AnalysisView, EventList
 from service.analyses.states import AnalysisStatus
 from service.api.auth import require_cms_token
 from service.api.deps import ReadSessionDep, ResourcesDep, SessionDep
+from service.text import TEXT_RULE
+
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255), TEXT_RULE]
 
 router = APIRouter(
     prefix="/v1/analyses", tags=["analyses"], dependencies=[Depends(require_cms_token)]
@@ -39,9 +43,7 @@ async def create_analysis(
     session: SessionDep,
     resources: ResourcesDep,
     response: Response,
-    idempotency_key: Annotated[
-        Text | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
-    ] = None,
+    idempotency_key: Annotated[IdempotencyKey | None, Header(alias="Idempotency-Key")] = None,
 ) -> AnalysisView:
     """Store the request and answer at once with `202 Accepted`; a worker submits it to
     Valossa and follows it to the end (Valossa being down never loses a request).

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Path, Response, UploadFile, status
+from pydantic import StringConstraints
 
 from service.api.auth import CmsTokenDep, require_cms_token
 from service.api.deps import ResourcesDep, SessionDep
@@ -26,22 +27,17 @@ from service.faces.schemas import (
     ImageList,
     ImageView,
 )
+from service.text import TEXT_RULE
 
 #: One training image (at most 8 MiB) and the multipart envelope around it.
 IMAGE_UPLOAD_MAX_BODY = MAX_IMAGE_BYTES + 64 * 1024
 
 router = APIRouter(tags=["face galleries"], dependencies=[Depends(require_cms_token)])
 
-GalleryRef = Annotated[
-    str,
-    Path(
-        min_length=1,
-        max_length=ID_LENGTH,
-        description="A gallery id, or `default` for the default gallery.",
-    ),
-]
-FaceId = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
-ImageId = Annotated[str, Path(min_length=1, max_length=ID_LENGTH)]
+_Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_LENGTH), TEXT_RULE]
+GalleryRef = Annotated[_Id, Path(description="A gallery id, or `default` for the default gallery.")]
+FaceId = Annotated[_Id, Path()]
+ImageId = Annotated[_Id, Path()]
 
 _PROBLEMS: dict[int | str, dict[str, str]] = {
     401: {"description": "Missing or invalid bearer token"},

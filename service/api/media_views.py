@@ -11,6 +11,7 @@ from service.api.deps import SessionDep
 from service.api.media_paths import MediaIdPath
 from service.search import views
 from service.search.schemas import MediaSummary, Timeline
+from service.text import Text
 
 router = APIRouter(prefix="/v1/media", tags=["media"], dependencies=[Depends(require_cms_token)])
 
@@ -46,7 +47,7 @@ async def get_timeline(
         ),
     ] = None,
     type: Annotated[
-        list[str] | None,
+        list[Text] | None,
         Query(max_length=20, description="Only detection types starting with one of these."),
     ] = None,
 ) -> Timeline:

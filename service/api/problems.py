@@ -125,8 +125,16 @@ async def _client_disconnect(request: Request, _: Exception) -> Response:
 
 
 async def _unexpected_error(_: Request, exc: Exception) -> Response:
-    # Starlette logs the traceback after this answer; the body names nothing of the internals.
-    return problem(500, "Internal Server Error", "an unexpected error occurred")
+    # Starlette re-raises the exception after this answer; uvicorn then logs the traceback and
+    # closes the connection. `Connection: close` tells the client so: without it a kept-alive
+    # client sends its next request into the closed socket and sees a reset instead of an answer.
+    # The body names nothing of the internals.
+    return problem(
+        500,
+        "Internal Server Error",
+        "an unexpected error occurred",
+        headers={"Connection": "close"},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from pydantic import StringConstraints
 
 from service.api.auth import require_cms_token
 from service.api.deps import ResourcesDep, SessionDep
 from service.search import flows
 from service.search.cursor import SearchCursors
 from service.search.schemas import SearchPage
+from service.text import TEXT_RULE, Text
 
 router = APIRouter(prefix="/v1/search", tags=["search"], dependencies=[Depends(require_cms_token)])
+
+Words = Annotated[str, StringConstraints(min_length=1, max_length=200), TEXT_RULE]
+FaceName = Annotated[str, StringConstraints(min_length=1, max_length=1024), TEXT_RULE]
 
 _PROBLEMS: dict[int | str, dict[str, str]] = {
     400: {"description": "A cursor that this search did not produce"},
@@ -32,16 +37,14 @@ async def search(
     session: SessionDep,
     cursors: Annotated[SearchCursors, Depends(search_cursors)],
     q: Annotated[
-        str | None,
+        Words | None,
         Query(
-            min_length=1,
-            max_length=200,
             description="Words to find in labels, face names "
             "and speech; case, plurals and small typos in labels do not matter.",
         ),
     ] = None,
     type: Annotated[
-        list[str] | None,
+        list[Text] | None,
         Query(
             max_length=20,
             description="Only matches whose detection type starts with one of "
@@ -58,10 +61,8 @@ async def search(
         ),
     ] = None,
     face: Annotated[
-        str | None,
+        FaceName | None,
         Query(
-            min_length=1,
-            max_length=1024,
             description="Only media where this face appears: "
             "a gallery identity's name (any case) or its face id.",
         ),

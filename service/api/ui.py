@@ -17,12 +17,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import StringConstraints
 
 from service.api import ui_media
 from service.api.auth import token_accepted, token_fingerprint
 from service.api.deps import ResourcesDep, SessionDep
 from service.api.representation import result_response
 from service.errors import ServiceError
+from service.text import TEXT_RULE, Text
 from service.ui import views
 from service.ui.auth import (
     UI_PATH,
@@ -42,6 +44,8 @@ from service.ui.security import UiSecurityHeaders
 from service.ui.sessions import SESSION_COOKIE, SIGN_IN_COOKIE, new_session
 
 router = APIRouter(prefix=UI_PATH, include_in_schema=False)
+
+MediaIdFilter = Annotated[str, StringConstraints(max_length=1024), TEXT_RULE]
 
 
 def install(app: FastAPI) -> None:
@@ -146,7 +150,7 @@ async def analyses_page(
     session: SessionDep,
     resources: ResourcesDep,
     status: Annotated[str, Query(max_length=32)] = "",
-    customer_media_id: Annotated[str | None, Query(max_length=1024)] = None,
+    customer_media_id: Annotated[MediaIdFilter | None, Query()] = None,
     overdue: bool = False,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
@@ -172,7 +176,7 @@ async def analysis_page(
 @router.get("/analyses/{analysis_id}/results/{result_type}")
 async def download_result(
     analysis_id: uuid.UUID,
-    result_type: str,
+    result_type: Text,
     request: Request,
     _: OperatorDep,
     session: SessionDep,
@@ -180,8 +184,15 @@ async def download_result(
 ) -> Response:
     body, filename = await views.stored_result(session, analysis_id, result_type)
     response = result_response(request, resources.sessionmaker, body)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Disposition"] = attachment(filename)
     return response
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition naming `filename` (letters, digits, `-_.`): HTTP headers are
+    latin-1, so an ASCII fallback and the UTF-8 name (RFC 6266) that browsers prefer."""
+    ascii_name = "".join(c if c.isascii() else "_" for c in filename)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
 @router.post("/analyses/{analysis_id}/cancel")
@@ -239,14 +250,14 @@ async def create_gallery(
 
 
 @router.get("/face-galleries/{gallery_ref}")
-async def gallery_page(gallery_ref: str, operator: OperatorDep, session: SessionDep) -> Response:
+async def gallery_page(gallery_ref: Text, operator: OperatorDep, session: SessionDep) -> Response:
     context = await views.gallery_page(session, gallery_ref)
     return render("gallery.html", context, operator=operator)
 
 
 @router.post("/face-galleries/{gallery_ref}/faces")
 async def add_face(
-    gallery_ref: str,
+    gallery_ref: Text,
     operator: OperatorDep,
     form: CheckedFormDep,
     session: SessionDep,
@@ -263,7 +274,7 @@ async def add_face(
 
 @router.post("/faces/{face_id}/images")
 async def add_image(
-    face_id: str,
+    face_id: Text,
     operator: OperatorDep,
     form: CheckedFormDep,
     session: SessionDep,

@@ -7,11 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import RedirectResponse
+from pydantic import StringConstraints
 
 from service.api.deps import SessionDep
 from service.api.search import search_cursors
 from service.errors import NotFound
 from service.search.cursor import SearchCursors
+from service.text import TEXT_RULE, Text
 from service.ui.auth import UI_PATH, OperatorDep
 from service.ui.media_page import MediaQuery, media_page, media_url
 from service.ui.pages import render
@@ -20,7 +22,10 @@ from service.ui.search_page import SearchForm, search_page
 router = APIRouter(prefix=UI_PATH, include_in_schema=False)
 
 Field = Annotated[str, Query(max_length=64)]
-Types = Annotated[list[str] | None, Query(max_length=20)]
+Words = Annotated[str, StringConstraints(max_length=200), TEXT_RULE]
+FaceName = Annotated[str, StringConstraints(max_length=1024), TEXT_RULE]
+MediaIdText = Annotated[str, StringConstraints(min_length=1, max_length=1024), TEXT_RULE]
+Types = Annotated[list[Text] | None, Query(max_length=20)]
 
 
 @router.get("/search")
@@ -28,10 +33,10 @@ async def search(
     operator: OperatorDep,
     session: SessionDep,
     cursors: Annotated[SearchCursors, Depends(search_cursors)],
-    q: Annotated[str, Query(max_length=200)] = "",
+    q: Annotated[Words, Query()] = "",
     type: Types = None,
     min_confidence: Field = "",
-    face: Annotated[str, Query(max_length=1024)] = "",
+    face: Annotated[FaceName, Query()] = "",
     start: Annotated[str, Query(alias="from", max_length=64)] = "",
     end: Annotated[str, Query(alias="to", max_length=64)] = "",
     cursor: Annotated[str, Query(max_length=512)] = "",
@@ -61,7 +66,7 @@ async def open_media(
 
 @router.get("/media/{customer_media_id:path}")
 async def media(
-    customer_media_id: Annotated[str, Path(min_length=1, max_length=1024)],
+    customer_media_id: Annotated[MediaIdText, Path()],
     operator: OperatorDep,
     session: SessionDep,
     start: Field = "",

@@ -38,7 +38,7 @@ def create_emulator_app(settings: EmulatorSettings) -> FastAPI:
 
 
 def emulator_command(
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8100,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     speed: Annotated[
         float | None,
@@ -157,6 +157,13 @@ def emulator_command(
         "s3_root": s3_root,
     }
     settings = EmulatorSettings(**{k: v for k, v in overrides.items() if v is not None})
+    from service.process.serving import PortUnavailable, bind_socket
+
+    try:
+        bind_socket(host, port).close()  # a taken port in one line, not uvicorn's three
+    except PortUnavailable as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from None
     uvicorn.run(
         create_emulator_app(settings),
         host=host,

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from rich.console import Console
@@ -112,7 +113,8 @@ async def add_images(console: Console, face_id: str, paths: list[Path]) -> ExitC
 
 async def _upload(client: httpx.AsyncClient, face_id: str, image: CheckedImage) -> str:
     files = {"image": (image.filename, image.data, image.content_type)}
-    response = await client.post(f"/v1/faces/{face_id}/images", files=files)
+    # One path segment whatever the id holds: "a?b" or "x/../y" must not reach another URL.
+    response = await client.post(f"/v1/faces/{quote(face_id, safe='')}/images", files=files)
     raise_for_problem(response)
     image_id: str = response.json()["id"]
     return image_id

@@ -8,9 +8,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from service.faces.models import NAME_LENGTH, Face, FaceGallery, FaceImage
+from service.text import TEXT_RULE
 from service.valossa import Gender
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_LENGTH)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=NAME_LENGTH), TEXT_RULE]
 
 
 class GalleryCreate(BaseModel):

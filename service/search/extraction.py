@@ -15,6 +15,8 @@ from typing import Any
 
 import ijson
 
+from service.text import StorableJsonEscapes
+
 #: Word-level speech repeats audio.speech one detection per word: it would only bloat the index.
 SKIPPED_TYPES = frozenset({"audio.speech_detailed"})
 SPEECH_TYPE = "audio.speech"
@@ -101,6 +103,7 @@ class CoreExtractor:
         self.detections_seen = 0
         self.occurrences_seen = 0
         self.speech_seen = 0
+        self._escapes = StorableJsonEscapes()
         self._detections = ijson.sendable_list()
         self._small: dict[str, Any] = {}
         self._sinks = {prefix: ijson.sendable_list() for prefix in _SMALL_PREFIXES}
@@ -114,12 +117,17 @@ class CoreExtractor:
 
     def feed(self, data: bytes) -> None:
         """Parse the next piece of the document (raises ijson's errors on malformed JSON)."""
-        for parser in self._parsers:
-            parser.send(data)
+        self._send(self._escapes.feed(data))
+
+    def _send(self, data: bytes) -> None:
+        if data:
+            for parser in self._parsers:
+                parser.send(data)
         self._take()
 
     def close(self) -> MediaFacts:
         """End of document: check it was complete and return the media facts."""
+        self._send(self._escapes.feed(b"", final=True))
         for parser in self._parsers:
             parser.close()
         self._take()
@@ -128,8 +136,12 @@ class CoreExtractor:
         customer = _mapping(_mapping(self._small.get("media_info")).get("from_customer"))
         request = _mapping(self._small.get("job_info.request.media"))
         return MediaFacts(
-            metadata_format=_text(version.get("metadata_format"))
-            or _text(version.get("metadata_format_version")),
+            metadata_format=(
+                _text(version.get("metadata_format"))
+                or _text(version.get("metadata_format_version"))
+                or ""
+            )[:32]
+            or None,
             duration_s=_seconds(technical.get("duration_s")),
             title=_text(customer.get("title")) or _text(request.get("title")),
             description=_text(customer.get("description")) or _text(request.get("description")),
@@ -176,7 +188,7 @@ class CoreExtractor:
                 valossa_id=valossa_id[:64],
                 type=kind[:128],
                 label=label,
-                cid=_text(raw.get("cid")),
+                cid=_identifier(raw.get("cid")),
                 ext_refs=dict(raw["ext_refs"]) if isinstance(raw.get("ext_refs"), dict) else None,
                 tags=_tags(raw.get("categ")),
                 confidence=confidence,

@@ -6,6 +6,7 @@ import codecs
 import re
 
 from service.search.extraction import SpeechRow
+from service.text import scrub
 
 _TIMING = re.compile(
     r"(?P<h1>\d+):(?P<m1>\d{1,2}):(?P<s1>\d{1,2})[,.](?P<f1>\d{1,3})\s*-->\s*"
@@ -37,7 +38,8 @@ class SrtReader:
             self._line(self._pending.rstrip("\r"))
         self._end_cue()
 
-    def _line(self, line: str) -> None:
+    def _line(self, raw: str) -> None:
+        line = scrub(raw)  # a NUL byte decodes to U+0000, which Postgres text cannot hold
         timing = _TIMING.search(line)
         if timing is not None:
             self._end_cue()

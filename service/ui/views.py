@@ -28,6 +28,7 @@ from service.faces.schemas import FaceCreate, GalleryCreate
 from service.resources import Resources
 from service.search import views as search_views
 from service.settings import Settings
+from service.text import storable
 from service.ui import queries
 from service.ui.auth import Operator
 from service.valossa import ResultType
@@ -143,6 +144,10 @@ async def reanalyse(
     session: AsyncSession, settings: Settings, analysis_id: uuid.UUID, request_key: str
 ) -> uuid.UUID:
     """A new analysis of the same media with the same inputs; a resubmitted form is a replay."""
+    try:
+        storable(request_key)  # a hidden field of the page; part of the stored idempotency key
+    except ValueError as exc:
+        raise Unprocessable(f"request_key {exc}") from None
     old = await analysis_flows.find_analysis(session, analysis_id)
     try:
         request = AnalysisCreate(

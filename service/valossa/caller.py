@@ -12,6 +12,7 @@ from typing import Literal, TypeVar
 import httpx
 import pydantic
 
+from service.text import storable_json
 from service.valossa.errors import (
     ValossaError,
     ValossaTransportError,
@@ -85,7 +86,9 @@ class Caller:
         """Send a call and parse its JSON reply as `model`."""
         response = await self._send(call, stream=False)
         try:
-            return model.model_validate_json(response.content or b"{}")
+            # A NUL or lone surrogate escape in any string would be refused by Postgres (or by
+            # the parser): it becomes U+FFFD, and the rest of the reply is kept.
+            return model.model_validate_json(storable_json(response.content or b"{}"))
         except pydantic.ValidationError as exc:
             problem = f"reply is not a valid {model.__name__}: {exc.error_count()} error(s)"
             raise protocol_error(response, function=call.function, problem=problem) from None

@@ -22,6 +22,7 @@ from typing import ClassVar
 
 import httpx
 
+from service.text import scrub, storable_json
 from service.valossa.redact import mask_fragments
 
 #: How much of an error body an error message quotes (after the key is masked).
@@ -126,7 +127,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 def error_messages(body: bytes) -> tuple[str, ...] | None:
     """The messages of a `{"errors": [{"message": ...}]}` body, or None if it is not one."""
     try:
-        document = json.loads(body)
+        document = json.loads(storable_json(body))
     except ValueError:
         return None
     if not isinstance(document, dict) or not isinstance(document.get("errors"), list):
@@ -175,7 +176,7 @@ def protocol_error(response: httpx.Response, *, function: str, problem: str) -> 
 
 def _snippet(response: httpx.Response, redact: tuple[str, ...]) -> str:
     # Masked before it is cut: a cut could split the key and leave a part of it unmasked.
-    text = _hide(response.content[: 64 * 1024].decode("utf-8", "replace"), redact)
+    text = _hide(scrub(response.content[: 64 * 1024].decode("utf-8", "replace")), redact)
     return text.strip()[:SNIPPET_CHARS] or "(empty body)"
 
 

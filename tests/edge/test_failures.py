@@ -9,6 +9,7 @@ import pytest
 
 from service.analyses.tokens import CallbackTokens
 from service.main import create_app
+from service.process.serving import serve_in_background
 from service.settings import Settings
 from tests.edge.live_service import AUTH, SERVE_ENV, LiveService
 from tests.edge.raw_http import request_head
@@ -33,6 +34,27 @@ async def test_an_unexpected_error_is_a_500_problem_without_details(
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["detail"] == "an unexpected error occurred"
     assert "secret" not in response.text
+
+
+async def test_an_unexpected_error_closes_the_connection_and_says_so(settings: Settings) -> None:
+    # uvicorn closes the connection after an exception; without `Connection: close` a
+    # kept-alive client sent its next request into the closed socket and saw a reset.
+    app = create_app(settings)
+
+    @app.get("/v1/boom")
+    async def boom() -> None:
+        raise RuntimeError("internal detail: /srv/secret/path")
+
+    async with serve_in_background(app) as server, httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.get("/v1/boom", headers=TEST_AUTH)
+        assert response.status_code == 500
+        assert response.headers["connection"] == "close"
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["detail"] == "an unexpected error occurred"
+        assert "secret" not in response.text
+        for _ in range(3):  # the client opens a new connection each time, never meets a reset
+            assert (await client.get("/v1/boom", headers=TEST_AUTH)).status_code == 500
+        assert (await client.get("/healthz")).status_code == 200
 
 
 @pytest.mark.parametrize("target", ["callback", "api"])

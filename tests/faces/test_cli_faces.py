@@ -87,3 +87,21 @@ async def test_a_wrong_token_is_exit_code_4(served_api: str, tmp_path: Path) -> 
 
     assert result.returncode == ExitCode.UNAUTHORIZED
     assert "refused the token" in result.stderr
+
+
+async def test_a_face_id_is_one_path_segment_whatever_it_holds(
+    api: httpx.AsyncClient, served_api: str, tmp_path: Path
+) -> None:
+    gallery = (await api.post("/v1/face-galleries", json={"name": "G"})).json()
+    face = (await api.post(f"/v1/face-galleries/{gallery['id']}/faces", json={"name": "Bo"})).json()
+    image = tmp_path / "bo.png"
+    image.write_bytes(face_png())
+
+    # Unquoted, this id made the URL of the real face's images: the image went to a face
+    # the user did not name.
+    result = await asyncio.to_thread(
+        _cli, served_api, "add-image", f"{face['id']}/images?x=", str(image)
+    )
+
+    assert result.returncode == ExitCode.REFUSED, result.stdout + result.stderr
+    assert (await api.get(f"/v1/faces/{face['id']}/images")).json()["items"] == []

@@ -185,3 +185,49 @@ def test_srt_variants() -> None:
         (1.5, 2.25, "Hello there"),
         (3600.0, 3601.0, "Last line without a newline"),
     ]
+
+
+#: Labels spelled with every kind of escape, as Valossa's JSON may have them, and what is stored:
+#: NUL and lone surrogates become U+FFFD; an escaped backslash followed by "u0000" is text.
+ESCAPED_LABELS = [
+    (r"nul\u0000here", "nul\ufffdhere"),
+    (r"\udfff", "\ufffd"),
+    (r"high\ud800", "high\ufffd"),
+    (r"\uDBFF\u0041", "\ufffdA"),
+    (r"pair \ud83d\ude00 ok", "pair \U0001f600 ok"),
+    (r"caf\u00e9 \"quoted\" back\\slash", 'caf\u00e9 "quoted" back\\slash'),
+    (r"not an escape: \\u0000 \\\ud800", "not an escape: \\u0000 \\\ufffd"),
+    (r"ends with a backslash \\", "ends with a backslash \\"),
+]
+
+
+@pytest.mark.parametrize("piece", [1, 2, 5, 11, 12, 13, 4096])
+def test_nul_and_lone_surrogates_become_replacement_characters(piece: int) -> None:
+    detections = ",".join(
+        f'"{n}": {{"t": "visual.context", "label": "{escaped}", "cid": "{escaped}"}}'
+        for n, (escaped, _) in enumerate(ESCAPED_LABELS)
+    )
+    document = f'{{"detections": {{{detections}}}}}'.encode()
+
+    rows, _, _ = extract(document, piece)
+
+    expected = [stored.strip() for _, stored in ESCAPED_LABELS]
+    assert [d.label for d in rows.detections] == expected
+    assert [d.cid for d in rows.detections] == [label[:64] for label in expected]
+
+
+def test_srt_nul_bytes_become_replacement_characters() -> None:
+    reader = SrtReader()
+    reader.feed(b"1\n00:00:01,000 --> 00:00:02,000\nnul\x00 byte\n\n")
+    reader.close()
+    assert [s.text for s in reader.segments] == ["nul\ufffd byte"]
+
+
+def test_overlong_identifiers_are_cut_to_their_columns() -> None:
+    document = {
+        "version_info": {"metadata_format": "1." + "9" * 100},
+        "detections": {"1": {"t": "visual.context", "label": "x", "cid": "c" * 200}},
+    }
+    rows, facts, _ = extract(json.dumps(document).encode())
+    assert rows.detections[0].cid == "c" * 64
+    assert facts.metadata_format == ("1." + "9" * 100)[:32]

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, text, update
 from service.analyses.models import Analysis
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
+from service.emulator.metadata import GalleryFace
 from service.search.indexing import index_analysis, index_backlog, reindex_media
 from service.search.models import (
     SearchBacklog,
@@ -230,3 +231,59 @@ async def test_analyses_finished_before_the_feature_are_queued_by_the_migration(
         assert queued == {ids[1], ids[2]}  # the newest finished of each media
     finally:
         await engine.dispose()
+
+
+async def test_text_postgres_cannot_store_is_replaced_not_a_failed_index(
+    sessionmaker: SessionMaker,
+) -> None:
+    # Valossa's JSON may spell a NUL or a lone surrogate (`\u0000`, `\ud800`) in any string;
+    # Postgres text and jsonb hold neither. Each becomes U+FFFD and the rest is indexed.
+    face = GalleryFace("g\x00", "f\ud800", "Ada\x00 Lovelace", "female")
+    doc = emulated_core("job-nul", faces=(face,))
+    doc["media_info"]["from_customer"] = {"title": "Harbour\x00 at dawn"}
+    doc["detections"]["9001\x00"] = {
+        "t": "visual.context",
+        "label": "light\x00house",
+        "cid": "c\ud800",
+        "ext_refs": {"wiki\x00": {"id": "Q\x00", "nested": ["\udfff", 1]}},
+        "categ": {"tags": ["sea\x00"]},
+        "occs": [{"id": "90011", "ss": 1.0, "se": 2.0, "c_max": 0.9}],
+    }
+    doc["detections"]["9002"] = {
+        "t": "audio.speech",
+        "label": "the keeper\x00 waved",
+        "occs": [{"id": "90021", "ss": 3.0, "se": 4.0}],
+    }
+    srt = b"1\n00:00:01,000 --> 00:00:03,500\nnul\x00 in the srt\n\n"
+    analysis = await insert_finished_analysis(
+        sessionmaker, results={"core": dumps(doc), "speech_to_text_srt": srt}
+    )
+
+    await index_analysis(sessionmaker, analysis.id)
+
+    async with sessionmaker() as session:
+        assert await session.get(SearchBacklog, analysis.id) is None  # indexed, not retried
+        media = await session.get(SearchMedia, analysis.id)
+        detection = await session.scalar(
+            select(SearchDetection).where(
+                SearchDetection.analysis_id == analysis.id, SearchDetection.cid == "c\ufffd"
+            )
+        )
+        face_names = set(
+            await session.scalars(
+                select(SearchFace.name).where(SearchFace.analysis_id == analysis.id)
+            )
+        )
+        spoken = set(
+            await session.scalars(
+                select(SearchSpeech.text).where(SearchSpeech.analysis_id == analysis.id)
+            )
+        )
+    assert media is not None
+    assert media.title == "Harbour\ufffd at dawn"
+    assert detection is not None
+    assert (detection.valossa_id, detection.label) == ("9001\ufffd", "light\ufffdhouse")
+    assert detection.ext_refs == {"wiki\ufffd": {"id": "Q\ufffd", "nested": ["\ufffd", 1]}}
+    assert detection.tags == ["sea\ufffd"]
+    assert "Ada\ufffd Lovelace" in face_names
+    assert "the keeper\ufffd waved" in spoken

@@ -199,6 +199,10 @@ async def test_cursors_are_checked(app_client: httpx.AsyncClient, library: None)
         {"q": "x", "from": 10, "to": 5},
         {"q": "x", "limit": 0},
         {"q": "x", "limit": 101},
+        {"q": "a\x00b"},  # Postgres text cannot hold NUL: a 422, not a 500
+        {"q": "x", "face": "\x00"},
+        {"face": "Emilia\x00"},
+        {"q": "x", "type": ["visual.", "\x00"]},
     ],
 )
 async def test_invalid_parameters_are_422(
@@ -207,6 +211,23 @@ async def test_invalid_parameters_are_422(
     response = await app_client.get("/v1/search", params=params, headers=AUTH)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_too_long_query_is_reported_as_a_string(app_client: httpx.AsyncClient) -> None:
+    response = await app_client.get("/v1/search", params={"q": "w" * 201}, headers=AUTH)
+    assert response.status_code == 422
+    assert "String should have at most 200 characters" in response.json()["detail"]
+
+
+async def test_a_nul_in_a_timeline_type_is_a_422(
+    app_client: httpx.AsyncClient, library: None
+) -> None:
+    response = await app_client.get(
+        "/v1/media/air-1/timeline", params={"type": "visual.\x00"}, headers=AUTH
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["query", "type", 0]
+    assert (await app_client.get("/v1/media/air-1/timeline", headers=AUTH)).status_code == 200
 
 
 async def test_search_needs_a_token(app_client: httpx.AsyncClient) -> None:

@@ -269,7 +269,9 @@ async def test_one_analysis_with_history_results_and_download(
     download = await ui.get(f"/ui/analyses/{analysis.id}/results/core")
     assert download.status_code == 200
     assert download.content == core
-    assert download.headers["content-disposition"] == 'attachment; filename="film_42-core.json"'
+    assert download.headers["content-disposition"] == (
+        "attachment; filename=\"film_42-core.json\"; filename*=UTF-8''film_42-core.json"
+    )
     assert (
         await ui.get(f"/ui/analyses/{analysis.id}/results/speech_to_text_srt")
     ).status_code == 404
