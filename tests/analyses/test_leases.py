@@ -272,9 +272,11 @@ async def test_kept_alive_stops_the_work_when_the_lease_is_lost(
             await asyncio.sleep(5)
             reached_the_end = True
 
-    with pytest.raises(LeaseLost):
+    with pytest.raises(LeaseLost) as lost:
         await work()
     assert not reached_the_end
+    assert lost.value.claim == claim
+    assert str(lost.value) == f"lease on analysis {row.id} lost"
 
 
 async def test_kept_alive_lets_a_cancel_from_outside_through(sessionmaker: SessionMaker) -> None:
@@ -315,3 +317,29 @@ async def test_overdue_sweep_skips_while_another_replica_sweeps(
             assert await flag_overdue(session, LIFECYCLE) == []
         await other.rollback()
     assert (await _get(sessionmaker, late.id)).overdue_since is None
+
+
+async def test_renew_writes_the_reported_progress(sessionmaker: SessionMaker) -> None:
+    row = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.UPLOADING, next_attempt_at=utcnow() + PAST
+    )
+    [(claim, _)] = await _claim_due(sessionmaker)
+    async with sessionmaker() as session, session.begin():
+        assert await renew(
+            session, claim, 60, {"transfer_done_bytes": 5, "transfer_total_bytes": 9}
+        )
+    after = await _get(sessionmaker, row.id)
+    assert (after.transfer_done_bytes, after.transfer_total_bytes) == (5, 9)
+
+
+async def test_a_lease_that_ends_exactly_now_is_lost(sessionmaker: SessionMaker) -> None:
+    """now() is the transaction's start: a lease ending then has run out, and is not renewed."""
+    row = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + PAST
+    )
+    [(claim, _)] = await _claim_due(sessionmaker)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Analysis).where(Analysis.id == row.id).values(claimed_until=func.now())
+        )
+        assert not await renew(session, claim, 60)
