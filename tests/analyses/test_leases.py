@@ -20,6 +20,7 @@ from service.analyses.steps.leases import (
     LeaseLost,
     claim_backlog,
     claim_due,
+    claim_row,
     database_now,
     flag_overdue,
     kept_alive,
@@ -343,3 +344,20 @@ async def test_a_lease_that_ends_exactly_now_is_lost(sessionmaker: SessionMaker)
             update(Analysis).where(Analysis.id == row.id).values(claimed_until=func.now())
         )
         assert not await renew(session, claim, 60)
+
+
+async def test_claim_row_leases_a_row_the_caller_holds(sessionmaker: SessionMaker) -> None:
+    """A claim names its worker (claimed_by says who works on the row) and is its own."""
+    row = await insert_analysis(sessionmaker, status=AnalysisStatus.DOWNLOADING)
+    async with sessionmaker() as session, session.begin():
+        locked = await session.get(Analysis, row.id, with_for_update=True)
+        assert locked is not None
+        now = await database_now(session)
+        first = claim_row(locked, "worker:a", now, 60)
+        second = claim_row(locked, "worker:a", now, 60)
+    assert (first.analysis_id, first.claimed_at) == (row.id, now)
+    assert first.token.startswith("worker:a#")
+    assert second.token != first.token
+    after = await _get(sessionmaker, row.id)
+    assert after.claimed_by == second.token
+    assert after.claimed_until == now + timedelta(seconds=60)
