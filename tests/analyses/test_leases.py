@@ -12,9 +12,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
 from service.analyses.lifecycle import Lifecycle, utcnow
-from service.analyses.models import Analysis
+from service.analyses.models import Analysis, AnalysisEvent
 from service.analyses.states import AnalysisStatus
 from service.analyses.steps.leases import (
+    SUBMISSION_LOCK,
     SWEEP_LOCK,
     Claim,
     LeaseLost,
@@ -361,3 +362,187 @@ async def test_claim_row_leases_a_row_the_caller_holds(sessionmaker: SessionMake
     after = await _get(sessionmaker, row.id)
     assert after.claimed_by == second.token
     assert after.claimed_until == now + timedelta(seconds=60)
+
+
+# --- claim_backlog, rule by rule (issue 10: each kills mutants that survived) ------------------
+
+
+async def _backlog_claims(
+    sessionmaker: SessionMaker, *, cap: int, limit: int = 10, lease_s: float = 60
+) -> list[tuple[Claim, Analysis]]:
+    async with sessionmaker() as session, session.begin():
+        return await claim_backlog(
+            session,
+            LIFECYCLE,
+            worker="w",
+            max_in_flight=cap,
+            lease_s=lease_s,
+            submit_deadline=timedelta(hours=1),
+            limit=limit,
+        )
+
+
+def _libpq(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql").render_as_string(False)
+
+
+async def test_backlog_claims_record_the_slot_the_worker_and_the_database_time(
+    sessionmaker: SessionMaker,
+) -> None:
+    row = await insert_analysis(sessionmaker)
+    [(claim, _)] = await _backlog_claims(sessionmaker, cap=1, limit=1)
+    after = await _get(sessionmaker, row.id)
+    assert claim.token.startswith("w#")
+    assert after.claimed_by == claim.token
+    assert after.claimed_until == claim.claimed_at + timedelta(seconds=60)
+    # Due at once: when this lease runs out (the worker died), claim_due takes the row over.
+    assert after.next_attempt_at == claim.claimed_at
+    async with sessionmaker() as session:
+        reasons = list(
+            await session.scalars(
+                select(AnalysisEvent.reason).where(AnalysisEvent.analysis_id == row.id)
+            )
+        )
+    assert reasons == ["a Valossa slot is free"]
+
+
+async def test_a_submission_whose_worker_died_is_taken_over(sessionmaker: SessionMaker) -> None:
+    row = await insert_analysis(sessionmaker)
+    await _backlog_claims(sessionmaker, cap=1, lease_s=0.001)
+    await asyncio.sleep(0.01)
+    assert [claim.analysis_id for claim, _ in await _claim_due(sessionmaker)] == [row.id]
+
+
+async def test_one_free_slot_takes_one_analysis(sessionmaker: SessionMaker) -> None:
+    """Nothing in flight and a cap of 1; then one in flight and a cap of 2."""
+    first = await insert_analysis(sessionmaker, customer_media_id="a")
+    second = await insert_analysis(sessionmaker, customer_media_id="b")
+    assert [c.analysis_id for c, _ in await _backlog_claims(sessionmaker, cap=1)] == [first.id]
+    assert [c.analysis_id for c, _ in await _backlog_claims(sessionmaker, cap=2)] == [second.id]
+
+
+async def test_a_limit_of_one_takes_one(sessionmaker: SessionMaker) -> None:
+    await insert_analysis(sessionmaker, customer_media_id="a")
+    await insert_analysis(sessionmaker, customer_media_id="b")
+    assert len(await _backlog_claims(sessionmaker, cap=10, limit=1)) == 1
+
+
+async def test_backlog_takes_rows_whose_due_time_has_come(sessionmaker: SessionMaker) -> None:
+    """A retried pending row (next_attempt_at set) is taken once due, even exactly now."""
+    past = await insert_analysis(
+        sessionmaker, customer_media_id="a", next_attempt_at=utcnow() + PAST
+    )
+    now = await insert_analysis(
+        sessionmaker, customer_media_id="b", next_attempt_at=utcnow() + FUTURE
+    )
+    async with sessionmaker() as session, session.begin():
+        # now() is the transaction's start: the same value claim_backlog compares with.
+        await session.execute(
+            update(Analysis).where(Analysis.id == now.id).values(next_attempt_at=func.now())
+        )
+        claimed = await claim_backlog(
+            session,
+            LIFECYCLE,
+            worker="w",
+            max_in_flight=10,
+            lease_s=60,
+            submit_deadline=timedelta(hours=1),
+            limit=10,
+        )
+    assert {claim.analysis_id for claim, _ in claimed} == {past.id, now.id}
+
+
+async def test_one_submission_per_media_at_a_time(sessionmaker: SessionMaker) -> None:
+    """A media already on its way to new_job is skipped; the next media still gets a slot."""
+    await insert_analysis(sessionmaker, customer_media_id="x", status=AnalysisStatus.SUBMITTING)
+    await insert_analysis(sessionmaker, customer_media_id="x")
+    other = await insert_analysis(sessionmaker, customer_media_id="y")
+    assert [c.analysis_id for c, _ in await _backlog_claims(sessionmaker, cap=10)] == [other.id]
+
+
+async def test_two_pending_analyses_of_one_media_are_submitted_one_by_one(
+    sessionmaker: SessionMaker,
+) -> None:
+    first = await insert_analysis(sessionmaker, customer_media_id="x")
+    await insert_analysis(sessionmaker, customer_media_id="x")
+    assert [c.analysis_id for c, _ in await _backlog_claims(sessionmaker, cap=10)] == [first.id]
+
+
+async def test_equal_creation_times_are_taken_in_id_order(sessionmaker: SessionMaker) -> None:
+    created = utcnow()
+    await insert_analysis(
+        sessionmaker, customer_media_id="a", id=uuid.UUID(int=2), created_at=created
+    )
+    await insert_analysis(
+        sessionmaker, customer_media_id="b", id=uuid.UUID(int=1), created_at=created
+    )
+    [(claim, _)] = await _backlog_claims(sessionmaker, cap=1)
+    assert claim.analysis_id == uuid.UUID(int=1)
+
+
+async def test_backlog_claims_serialise_on_the_submission_lock(
+    sessionmaker: SessionMaker, database_url: str
+) -> None:
+    """Counting the slots in use and taking one is atomic across replicas."""
+    row = await insert_analysis(sessionmaker)
+    async with await psycopg.AsyncConnection.connect(_libpq(database_url)) as other:
+        await other.execute("SELECT pg_advisory_xact_lock(%s)", (SUBMISSION_LOCK,))
+        claiming = asyncio.create_task(_backlog_claims(sessionmaker, cap=10))
+        await asyncio.sleep(0.3)
+        assert not claiming.done()
+        await other.rollback()
+    assert [claim.analysis_id for claim, _ in await claiming] == [row.id]
+
+
+async def test_a_worker_without_room_does_not_wait_for_the_submission_lock(
+    sessionmaker: SessionMaker, database_url: str
+) -> None:
+    await insert_analysis(sessionmaker)
+    async with await psycopg.AsyncConnection.connect(_libpq(database_url)) as other:
+        await other.execute("SELECT pg_advisory_xact_lock(%s)", (SUBMISSION_LOCK,))
+        claimed = await asyncio.wait_for(_backlog_claims(sessionmaker, cap=10, limit=0), 5)
+        await other.rollback()
+    assert claimed == []
+
+
+async def test_backlog_skips_a_row_someone_else_has_locked(
+    sessionmaker: SessionMaker, database_url: str
+) -> None:
+    """A pending row locked elsewhere (a cancel in progress) is skipped, not waited for."""
+    locked = await insert_analysis(sessionmaker, customer_media_id="a")
+    free = await insert_analysis(sessionmaker, customer_media_id="b")
+    async with await psycopg.AsyncConnection.connect(_libpq(database_url)) as other:
+        await other.execute("SELECT 1 FROM analyses WHERE id = %s FOR UPDATE", (locked.id,))
+        claimed = await asyncio.wait_for(_backlog_claims(sessionmaker, cap=1), 5)
+        await other.rollback()
+    assert [claim.analysis_id for claim, _ in claimed] == [free.id]
+
+
+async def test_backlog_locks_at_most_twice_its_free_slots(
+    sessionmaker: SessionMaker, database_url: str
+) -> None:
+    """Candidates are fetched (and row-locked) two per free slot, so the rest of the backlog
+    stays free for others (a cancel, say) while the claim's transaction runs."""
+    for n in range(6):
+        await insert_analysis(sessionmaker, customer_media_id=f"m{n}")
+    async with (
+        await psycopg.AsyncConnection.connect(_libpq(database_url), autocommit=True) as other,
+        sessionmaker() as session,
+        session.begin(),
+    ):
+        claimed = await claim_backlog(
+            session,
+            LIFECYCLE,
+            worker="w",
+            max_in_flight=1,
+            lease_s=60,
+            submit_deadline=timedelta(hours=1),
+            limit=10,
+        )
+        cursor = await other.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM analyses FOR UPDATE SKIP LOCKED) AS free"
+        )
+        row = await cursor.fetchone()
+    assert len(claimed) == 1
+    assert row is not None
+    assert row[0] == 6 - 2
