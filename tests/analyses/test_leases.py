@@ -546,3 +546,57 @@ async def test_backlog_locks_at_most_twice_its_free_slots(
     assert len(claimed) == 1
     assert row is not None
     assert row[0] == 6 - 2
+
+
+async def test_only_an_upload_or_a_submission_blocks_its_media(sessionmaker: SessionMaker) -> None:
+    """A media whose earlier analysis Valossa already has (submitted) may be analysed again;
+    one on its way to new_job (uploading, submitting) may not."""
+    await insert_analysis(sessionmaker, customer_media_id="done", status=AnalysisStatus.SUBMITTED)
+    again = await insert_analysis(sessionmaker, customer_media_id="done")
+    await insert_analysis(sessionmaker, customer_media_id="up", status=AnalysisStatus.UPLOADING)
+    await insert_analysis(sessionmaker, customer_media_id="up")
+    assert [c.analysis_id for c, _ in await _backlog_claims(sessionmaker, cap=10)] == [again.id]
+
+
+async def test_overdue_is_flagged_with_an_event_that_names_the_state(
+    sessionmaker: SessionMaker,
+) -> None:
+    late = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, deadline_at=utcnow() + PAST
+    )
+    async with sessionmaker() as session, session.begin():
+        await flag_overdue(session, LIFECYCLE)
+    async with sessionmaker() as session:
+        reasons = list(
+            await session.scalars(
+                select(AnalysisEvent.reason).where(AnalysisEvent.analysis_id == late.id)
+            )
+        )
+    assert reasons == ["overdue: still submitted past its deadline"]
+
+
+async def test_a_deadline_that_is_now_is_not_yet_overdue(sessionmaker: SessionMaker) -> None:
+    row = await insert_analysis(sessionmaker, deadline_at=utcnow() + FUTURE)
+    async with sessionmaker() as session, session.begin():
+        # now() is the transaction's start: the same value flag_overdue compares with.
+        await session.execute(
+            update(Analysis).where(Analysis.id == row.id).values(deadline_at=func.now())
+        )
+        assert await flag_overdue(session, LIFECYCLE) == []
+
+
+async def test_overdue_sweep_skips_a_row_someone_else_has_locked(
+    sessionmaker: SessionMaker, database_url: str
+) -> None:
+    busy = await insert_analysis(sessionmaker, customer_media_id="a", deadline_at=utcnow() + PAST)
+    late = await insert_analysis(sessionmaker, customer_media_id="b", deadline_at=utcnow() + PAST)
+    async with await psycopg.AsyncConnection.connect(_libpq(database_url)) as other:
+        await other.execute("SELECT 1 FROM analyses WHERE id = %s FOR UPDATE", (busy.id,))
+
+        async def sweep() -> list[Analysis]:
+            async with sessionmaker() as session, session.begin():
+                return await flag_overdue(session, LIFECYCLE)
+
+        flagged = await asyncio.wait_for(sweep(), 5)
+        await other.rollback()
+    assert [a.id for a in flagged] == [late.id]

@@ -514,3 +514,40 @@ async def test_a_failed_download_of_results_is_retried(
     assert after.status == AnalysisStatus.FETCHING_RESULTS
     assert after.error == "job_results failed: job_results: ConnectError: refused"
     assert await _stored(sessionmaker, analysis.id) == {}
+
+
+async def test_valossas_words_stay_when_we_uploaded_nothing(
+    ctx: StepContext, sessionmaker: SessionMaker
+) -> None:
+    """Without a source_url, the video_url is the CMS's own: the reason is Valossa's as is."""
+    claim, analysis = await _claimed(
+        sessionmaker,
+        status=AnalysisStatus.SUBMITTED,
+        job_id="j",
+        video_url="https://media.example/v.mp4",
+    )
+    details = "Could not download https://media.example/v.mp4"
+    with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
+        valossa.get("/core/1.0/job_status").respond(200, json=_status("error", details=details))
+        await check_status(ctx, claim, analysis)
+    assert (await _get(sessionmaker, analysis.id)).error == details
+
+
+async def test_every_transcript_is_recorded_absent_when_core_shows_no_speech(
+    ctx: StepContext, sessionmaker: SessionMaker
+) -> None:
+    claim, analysis = await _claimed(
+        sessionmaker,
+        status=AnalysisStatus.FETCHING_RESULTS,
+        job_id="job-t",
+        result_types=["core", "speech_to_text_srt", "speech_to_text_vtt"],
+        result_types_explicit=False,
+    )
+    with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
+        valossa.get("/core/1.0/job_results", params={"type": "core"}).respond(200, json=SILENT_CORE)
+        await fetch_results(ctx, claim, analysis)
+    assert await _stored(sessionmaker, analysis.id) == {
+        "core": None,
+        "speech_to_text_srt": NO_SPEECH,
+        "speech_to_text_vtt": NO_SPEECH,
+    }
