@@ -4,6 +4,7 @@ kill the reconcile module's mutants)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -13,13 +14,14 @@ import pytest
 import respx
 from sqlalchemy import select
 
-from service.analyses.lifecycle import utcnow
+from service.analyses.lifecycle import Lifecycle, utcnow
 from service.analyses.models import Analysis, AnalysisEvent, StoredResult
 from service.analyses.states import AnalysisStatus
 from service.analyses.steps.context import StepContext
 from service.analyses.steps.leases import Claim, claim_due
 from service.analyses.steps.reconcile import NO_SPEECH, check_status, fetch_results, poll_delay
 from service.db import SessionMaker
+from service.webhooks.models import Webhook
 from tests.support.emulator import EmulatorHandle
 from tests.support.factories import insert_analysis
 
@@ -241,6 +243,7 @@ async def test_a_status_check_records_valossas_answer(
         valossa_status="queued",
         attempts=3,
         error="an earlier transient error",
+        status_checks=4,
     )
     answer = _status(
         "processing", media_transfer_status="finished", details="50 %", poll_again_after_seconds=1
@@ -252,7 +255,7 @@ async def test_a_status_check_records_valossas_answer(
     assert after.valossa_status == "processing"
     assert after.media_transfer_status == "finished"
     assert after.valossa_details == "50 %"
-    assert (after.status_checks, after.attempts, after.error) == (1, 0, None)
+    assert (after.status_checks, after.attempts, after.error) == (5, 0, None)
     assert after.claimed_by is None
     assert await _reasons(sessionmaker, analysis.id) == ["Valossa status: processing"]
     # Valossa's 1 s, within the test bounds (0.1 .. 2 s), with jitter.
@@ -550,4 +553,96 @@ async def test_every_transcript_is_recorded_absent_when_core_shows_no_speech(
         "core": None,
         "speech_to_text_srt": NO_SPEECH,
         "speech_to_text_vtt": NO_SPEECH,
+    }
+    assert await _reasons(sessionmaker, analysis.id) == [
+        "stored core; Valossa has no speech_to_text_srt, speech_to_text_vtt"
+    ]
+
+
+async def _content_types(
+    sessionmaker: SessionMaker, analysis_id: uuid.UUID
+) -> dict[str, str | None]:
+    async with sessionmaker() as session:
+        rows = await session.scalars(
+            select(StoredResult).where(StoredResult.analysis_id == analysis_id)
+        )
+        return {row.result_type: row.content_type for row in rows}
+
+
+async def test_the_cms_is_told_which_results_were_stored(
+    ctx: StepContext, sessionmaker: SessionMaker
+) -> None:
+    notifying = dataclasses.replace(ctx, lifecycle=Lifecycle(actor="w", notify_cms=True))
+    claim, analysis = await _claimed(
+        sessionmaker,
+        status=AnalysisStatus.FETCHING_RESULTS,
+        job_id="job-w",
+        result_types=["core", "speech_to_text_srt", "speech_to_text_vtt"],
+    )
+    with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
+        valossa.get("/core/1.0/job_results", params={"type": "core"}).respond(
+            200, json=SPEAKING_CORE
+        )
+        valossa.get("/core/1.0/job_results", params={"type": "speech_to_text_srt"}).respond(
+            200, text=SRT
+        )
+        valossa.get("/core/1.0/job_results", params={"type": "speech_to_text_vtt"}).respond(
+            400, json={"errors": [{"message": "No VTT"}, {"message": "try SRT"}]}
+        )
+        await fetch_results(notifying, claim, analysis)
+    async with sessionmaker() as session:
+        [webhook] = await session.scalars(select(Webhook))
+    assert webhook.payload["data"]["result_types"] == ["core", "speech_to_text_srt"]
+    stored = await _stored(sessionmaker, analysis.id)
+    assert stored["speech_to_text_vtt"] == "No VTT; try SRT"
+
+
+async def test_results_keep_valossas_content_type_or_get_ours(
+    ctx: StepContext, sessionmaker: SessionMaker
+) -> None:
+    """Valossa's content type is kept; a missing or generic one is replaced by the type's own."""
+    claim, analysis = await _claimed(
+        sessionmaker,
+        status=AnalysisStatus.FETCHING_RESULTS,
+        job_id="job-ct",
+        result_types=["core", "speech_to_text_srt", "speech_to_text_vtt"],
+    )
+    with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
+        valossa.get("/core/1.0/job_results", params={"type": "core"}).respond(
+            200, json=SPEAKING_CORE
+        )
+        valossa.get("/core/1.0/job_results", params={"type": "speech_to_text_srt"}).respond(
+            200, content=SRT.encode(), headers={"content-type": "application/octet-stream"}
+        )
+        valossa.get("/core/1.0/job_results", params={"type": "speech_to_text_vtt"}).respond(
+            200, content=b"WEBVTT\n", headers={"content-type": "text/vtt; charset=latin-1"}
+        )
+        await fetch_results(ctx, claim, analysis)
+    assert await _content_types(sessionmaker, analysis.id) == {
+        "core": "application/json",
+        "speech_to_text_srt": "application/x-subrip; charset=utf-8",
+        "speech_to_text_vtt": "text/vtt; charset=latin-1",
+    }
+
+
+async def test_named_results_without_core_may_all_be_absent(
+    ctx: StepContext, sessionmaker: SessionMaker
+) -> None:
+    claim, analysis = await _claimed(
+        sessionmaker,
+        status=AnalysisStatus.FETCHING_RESULTS,
+        job_id="job-x",
+        result_types=["speech_to_text_srt"],
+        result_types_explicit=True,
+    )
+    with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
+        valossa.get("/core/1.0/job_results").respond(400, json={"errors": [{"message": ""}]})
+        await fetch_results(ctx, claim, analysis)
+    assert (await _get(sessionmaker, analysis.id)).status == AnalysisStatus.FINISHED
+    assert await _reasons(sessionmaker, analysis.id) == [
+        "stored nothing; Valossa has no speech_to_text_srt"
+    ]
+    # An empty message from Valossa: the error itself says what happened.
+    assert await _stored(sessionmaker, analysis.id) == {
+        "speech_to_text_srt": "job_results: HTTP 400: "
     }

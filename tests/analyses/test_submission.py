@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 import respx
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
@@ -333,8 +334,9 @@ async def test_beyond_what_list_jobs_shows_each_attempt_is_looked_up_by_its_id(
     assert after.status == AnalysisStatus.SUBMITTED
 
 
+@pytest.mark.parametrize("job_id", [{}, {"job_id": None}, {"job_id": ""}, {"job_id": 12345}])
 async def test_a_job_found_without_a_job_id_is_not_submitted_again(
-    ctx: StepContext, sessionmaker: SessionMaker
+    ctx: StepContext, sessionmaker: SessionMaker, job_id: dict[str, Any]
 ) -> None:
     claim, analysis = await _claimed(sessionmaker, customer_media_id="cms-15", submit_attempts=1)
     full = _listed([f"someone-else-{n}" for n in range(10_000)])
@@ -347,15 +349,16 @@ async def test_a_job_found_without_a_job_id_is_not_submitted_again(
                 "media_transfer_status": "queued",
                 "details": None,
                 "poll_again_after_seconds": 30,
+                **job_id,
             },
         )
         await submit(ctx, claim, analysis)
     after = await _get(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.FAILED
     marker = valossa_media_id("cms-15", analysis.id, 1)
-    assert after.error is not None
-    assert after.error.startswith(
-        f"Valossa has the job of an earlier attempt (customer media id {marker!r})"
+    assert after.error == (
+        f"Valossa has the job of an earlier attempt (customer media id {marker!r}) but "
+        "reports no job id for it; not submitting again. Check the job in Valossa Portal."
     )
 
 
@@ -366,11 +369,14 @@ async def test_beyond_list_jobs_with_no_attempt_found_a_new_job_is_made(
     full = _listed([f"someone-else-{n}" for n in range(10_000)])
     with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
         valossa.get("/core/1.0/list_jobs").respond(200, json=full)
-        valossa.get("/core/1.0/job_status").respond(
-            404, json={"errors": [{"message": "Job not found"}]}
-        )
+        # Only the earlier attempt's id is looked up (any other lookup is not mocked).
+        lookup = valossa.get(
+            "/core/1.0/job_status",
+            params={"customer_media_id": valossa_media_id("cms-16", analysis.id, 1)},
+        ).respond(404, json={"errors": [{"message": "Job not found"}]})
         new_job = valossa.post("/core/1.0/new_job").respond(200, json={"job_id": "job-16"})
         await submit(ctx, claim, analysis)
+    assert lookup.call_count == 1
     assert new_job.called
     assert (await _get(sessionmaker, analysis.id)).job_id == "job-16"
 
