@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import make_url
 
 from service.analyses.lifecycle import Lifecycle, utcnow
@@ -469,6 +469,9 @@ async def test_two_pending_analyses_of_one_media_are_submitted_one_by_one(
 
 
 async def test_equal_creation_times_are_taken_in_id_order(sessionmaker: SessionMaker) -> None:
+    """Oldest first, ties broken by id, whatever plan Postgres picks: with an index on
+    (status, created_at, id) the tie-break is free, but a sequential scan and a sort (a large
+    backlog, stale statistics) would return equal rows in any order without it."""
     created = utcnow()
     await insert_analysis(
         sessionmaker, customer_media_id="a", id=uuid.UUID(int=2), created_at=created
@@ -476,7 +479,18 @@ async def test_equal_creation_times_are_taken_in_id_order(sessionmaker: SessionM
     await insert_analysis(
         sessionmaker, customer_media_id="b", id=uuid.UUID(int=1), created_at=created
     )
-    [(claim, _)] = await _backlog_claims(sessionmaker, cap=1)
+    async with sessionmaker() as session, session.begin():
+        for setting in ("enable_indexscan", "enable_bitmapscan", "enable_indexonlyscan"):
+            await session.execute(text(f"SET LOCAL {setting} = off"))
+        [(claim, _)] = await claim_backlog(
+            session,
+            LIFECYCLE,
+            worker="w",
+            max_in_flight=1,
+            lease_s=60,
+            submit_deadline=timedelta(hours=1),
+            limit=10,
+        )
     assert claim.analysis_id == uuid.UUID(int=1)
 
 
