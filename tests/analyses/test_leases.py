@@ -614,3 +614,30 @@ async def test_overdue_sweep_skips_a_row_someone_else_has_locked(
         flagged = await asyncio.wait_for(sweep(), 5)
         await other.rollback()
     assert [a.id for a in flagged] == [late.id]
+
+
+async def test_claim_due_takes_the_longest_due_first(sessionmaker: SessionMaker) -> None:
+    await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + PAST
+    )
+    oldest = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + 2 * PAST
+    )
+    [(claim, _)] = await _claim_due(sessionmaker, limit=1)
+    assert claim.analysis_id == oldest.id
+
+
+async def test_claim_due_skips_a_row_someone_else_has_locked(
+    sessionmaker: SessionMaker, database_url: str
+) -> None:
+    busy = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + 2 * PAST
+    )
+    free = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + PAST
+    )
+    async with await psycopg.AsyncConnection.connect(_libpq(database_url)) as other:
+        await other.execute("SELECT 1 FROM analyses WHERE id = %s FOR UPDATE", (busy.id,))
+        claimed = await asyncio.wait_for(_claim_due(sessionmaker), 5)
+        await other.rollback()
+    assert [claim.analysis_id for claim, _ in claimed] == [free.id]

@@ -236,17 +236,23 @@ async def test_a_new_job_we_stopped_waiting_for_is_given_time_to_land(
 
 
 async def test_a_transport_failure_that_surely_did_not_land_is_retried_soon(
-    ctx: StepContext, sessionmaker: SessionMaker
+    wired: Settings,
 ) -> None:
-    claim, analysis = await _claimed(sessionmaker, customer_media_id="cms-10")
-    with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
-        valossa.post("/core/1.0/new_job").mock(side_effect=httpx.ConnectError("refused"))
-        await submit(ctx, claim, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    """A refused connection never reached Valossa: the retry follows the backoff alone."""
+    quick = wired.model_copy(update={"max_backoff_s": 0.2})
+    async with open_resources(quick) as resources:
+        ctx = step_context(resources, "w")
+        claim, analysis = await _claimed(ctx.sessionmaker, customer_media_id="cms-10")
+        with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
+            valossa.post("/core/1.0/new_job").mock(side_effect=httpx.ConnectError("refused"))
+            await submit(ctx, claim, analysis)
+        after = await _get(ctx.sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.SUBMITTING
+    assert after.error == "new_job failed: new_job: ConnectError: refused"
     assert after.next_attempt_at is not None
-    # Backoff only (max_backoff_s is 1 s in tests), not a whole Valossa timeout (30 s).
-    assert after.next_attempt_at < utcnow() + timedelta(seconds=2)
+    assert after.updated_at is not None
+    # The backoff (at most 0.2 s here) after the moment the retry was recorded.
+    assert after.next_attempt_at - after.updated_at < timedelta(seconds=0.5)
 
 
 async def test_a_refused_new_job_fails_the_analysis(
