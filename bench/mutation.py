@@ -4,6 +4,8 @@
                                                # reconcile (about 15 minutes on 2 cores)
     MUTATION_SCOPE=analyses make mutation      # every module of service/analyses/
     .venv/bin/python bench/mutation.py --summary-only   # the table of the last run
+    .venv/bin/python bench/mutation.py --not-killed     # test again only the mutants of the
+                                               # scope that no test killed (after adding tests)
 
 mutmut (configured in pyproject.toml, [tool.mutmut]) copies service/ into mutants/, makes the
 mutants, and for each one runs the tests of tests/analyses that reach the mutated function.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import fnmatch
 import os
 import shutil
 import subprocess
@@ -36,7 +39,16 @@ CORE = [
 SCOPES = {"core": CORE, "analyses": ["service.analyses.*"]}
 
 #: mutmut's words for a mutant's outcome, in the order of the table's columns.
-STATUSES = ["killed", "survived", "timeout", "no tests", "suspicious", "segfault", "skipped"]
+STATUSES = [
+    "killed",
+    "survived",
+    "timeout",
+    "no tests",
+    "suspicious",
+    "segfault",
+    "skipped",
+    "not checked",
+]
 
 
 def module_of(mutant: str) -> str:
@@ -63,15 +75,13 @@ def outcomes() -> dict[str, str]:
 
 def summary(patterns: list[str]) -> str:
     """A Markdown table of outcomes per module, then the surviving mutants by name."""
-    import fnmatch
-
     by_module: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     survivors = []
     for name, status in sorted(outcomes().items()):
         if not any(fnmatch.fnmatch(name, p) for p in patterns):
             continue
         by_module[module_of(name)][status] += 1
-        if status in ("survived", "no tests", "suspicious", "timeout"):
+        if status in ("survived", "no tests", "suspicious", "timeout", "not checked"):
             survivors.append(f"- `{name}`: {status}")
     head = "| module | total | " + " | ".join(STATUSES) + " | kill rate |"
     rows = [head, "|" + " --- |" * (len(STATUSES) + 3)]
@@ -118,13 +128,27 @@ def run(patterns: list[str], children: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--summary-only", action="store_true", help="only print the last figures")
+    parser.add_argument(
+        "--not-killed",
+        action="store_true",
+        help="test again only the mutants in scope that no test killed in earlier runs",
+    )
     args = parser.parse_args()
     scope = os.environ.get("MUTATION_SCOPE", "core")
     if scope not in SCOPES:
         parser.error(f"MUTATION_SCOPE must be one of {', '.join(SCOPES)}, not {scope!r}")
     patterns = SCOPES[scope]
     if not args.summary_only:
-        code = run(patterns, int(os.environ.get("MUTATION_CHILDREN", "2")))
+        targets = patterns
+        if args.not_killed:
+            targets = [
+                name
+                for name, status in outcomes().items()
+                if status != "killed" and any(fnmatch.fnmatch(name, p) for p in patterns)
+            ]
+        if not targets:
+            print("every mutant in scope is killed: nothing to test again")
+        code = run(targets, int(os.environ.get("MUTATION_CHILDREN", "2"))) if targets else 0
         if code != 0:
             return code
     print(summary(patterns))
