@@ -80,6 +80,7 @@ async def test_claim_due_takes_due_unleased_worked_rows_only(sessionmaker: Sessi
     assert [claim.analysis_id for claim, _ in claimed] == [due.id]
     row = await _get(sessionmaker, due.id)
     claim = claimed[0][0]
+    assert claim.token.startswith("w#")  # claimed_by names the worker
     assert row.claimed_by == claim.token
     assert row.claimed_until is not None
     # The lease is computed on the database clock: claimed_until = now() + lease.
@@ -641,3 +642,27 @@ async def test_claim_due_skips_a_row_someone_else_has_locked(
         claimed = await asyncio.wait_for(_claim_due(sessionmaker), 5)
         await other.rollback()
     assert [claim.analysis_id for claim, _ in claimed] == [free.id]
+
+
+async def test_claim_due_boundaries_on_the_database_clock(sessionmaker: SessionMaker) -> None:
+    """now() is the transaction's start: a row due exactly then is due; a lease that ends
+    exactly then is not taken over in that instant (it is in the next one)."""
+    due_now = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + FUTURE
+    )
+    leased = await insert_analysis(
+        sessionmaker,
+        status=AnalysisStatus.SUBMITTED,
+        next_attempt_at=utcnow() + PAST,
+        claimed_by="other#1",
+        claimed_until=utcnow() + FUTURE,
+    )
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            update(Analysis).where(Analysis.id == due_now.id).values(next_attempt_at=func.now())
+        )
+        await session.execute(
+            update(Analysis).where(Analysis.id == leased.id).values(claimed_until=func.now())
+        )
+        claimed = await claim_due(session, worker="w", lease_s=60, limit=10)
+    assert [claim.analysis_id for claim, _ in claimed] == [due_now.id]
