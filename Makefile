@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest image-check clean
+.PHONY: install run test lint typecheck pytest image-check mutation clean
 
 install: $(STAMP)
 
@@ -37,5 +37,10 @@ test: pytest lint typecheck
 image-check: install
 	bash scripts/image_check.sh
 
+# Mutation testing of the worker's core (issue 10; MUTATION_SCOPE=analyses for all of
+# service/analyses/). Figures and the surviving mutants: bench/README.md.
+mutation: install
+	$(BIN)/python bench/mutation.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf mutants $(VENV) .pytest_cache .mypy_cache .ruff_cache

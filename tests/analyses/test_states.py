@@ -63,6 +63,8 @@ def test_every_pair_of_states(current: AnalysisStatus, target: AnalysisStatus) -
             transition(current, target)
         assert refused.value.current is current
         assert refused.value.target is target
+        # The message names both states: it is what a log or an error response shows.
+        assert str(refused.value) == f"an analysis cannot go from {current} to {target}"
 
 
 def test_the_table_names_every_state() -> None:
