@@ -30,7 +30,7 @@ from service.analyses.steps.leases import (
     renew,
 )
 from service.db import SessionMaker
-from tests.support.factories import insert_analysis
+from tests.support.factories import analysis_row, insert_analysis
 
 PAST = timedelta(seconds=-5)
 FUTURE = timedelta(hours=1)
@@ -42,13 +42,6 @@ async def _claim_due(
 ) -> list[tuple[Claim, Analysis]]:
     async with sessionmaker() as session, session.begin():
         return await claim_due(session, worker="w", lease_s=lease_s, limit=limit)
-
-
-async def _get(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> Analysis:
-    async with sessionmaker() as session:
-        row = await session.get(Analysis, analysis_id)
-        assert row is not None
-        return row
 
 
 async def _set(sessionmaker: SessionMaker, analysis_id: uuid.UUID, **values: object) -> None:
@@ -78,7 +71,7 @@ async def test_claim_due_takes_due_unleased_worked_rows_only(sessionmaker: Sessi
     )
     claimed = await _claim_due(sessionmaker)
     assert [claim.analysis_id for claim, _ in claimed] == [due.id]
-    row = await _get(sessionmaker, due.id)
+    row = await analysis_row(sessionmaker, due.id)
     claim = claimed[0][0]
     assert claim.token.startswith("w#")  # claimed_by names the worker
     assert row.claimed_by == claim.token
@@ -154,11 +147,11 @@ async def test_backlog_moves_to_submitting_and_leases(sessionmaker: SessionMaker
         sessionmaker, customer_media_id="b", video_url=None, source_url="https://x.example/v"
     )
     assert await _claim_backlog(sessionmaker, cap=10) == {by_url.id}
-    submitting = await _get(sessionmaker, by_url.id)
+    submitting = await analysis_row(sessionmaker, by_url.id)
     assert submitting.status == AnalysisStatus.SUBMITTING
     assert submitting.claimed_by is not None
     assert submitting.deadline_at is not None
-    assert (await _get(sessionmaker, by_source.id)).status == AnalysisStatus.PENDING
+    assert (await analysis_row(sessionmaker, by_source.id)).status == AnalysisStatus.PENDING
 
 
 async def test_backlog_skips_rows_not_yet_due(sessionmaker: SessionMaker) -> None:
@@ -201,10 +194,10 @@ async def test_renew_extends_a_held_claim_only(sessionmaker: SessionMaker) -> No
         sessionmaker, status=AnalysisStatus.SUBMITTED, next_attempt_at=utcnow() + PAST
     )
     [(claim, _)] = await _claim_due(sessionmaker, lease_s=60)
-    before = (await _get(sessionmaker, row.id)).claimed_until
+    before = (await analysis_row(sessionmaker, row.id)).claimed_until
     async with sessionmaker() as session, session.begin():
         assert await renew(session, claim, 600)
-    after = (await _get(sessionmaker, row.id)).claimed_until
+    after = (await analysis_row(sessionmaker, row.id)).claimed_until
     assert before is not None
     assert after is not None
     assert after > before
@@ -231,7 +224,7 @@ async def test_release_ends_the_claim_and_schedules_on_the_database_clock(
         assert locked is not None
         now = await database_now(session)
         release(locked, now, delay_s=30)
-    after = await _get(sessionmaker, row.id)
+    after = await analysis_row(sessionmaker, row.id)
     assert after.claimed_by is None
     assert after.claimed_until is None
     assert after.next_attempt_at == now + timedelta(seconds=30)
@@ -239,7 +232,7 @@ async def test_release_ends_the_claim_and_schedules_on_the_database_clock(
         locked = await session.get(Analysis, row.id)
         assert locked is not None
         release(locked, now, delay_s=-5)  # never in the past of `now`
-    assert (await _get(sessionmaker, row.id)).next_attempt_at == now
+    assert (await analysis_row(sessionmaker, row.id)).next_attempt_at == now
 
 
 async def test_kept_alive_renews_a_lease_during_long_work(sessionmaker: SessionMaker) -> None:
@@ -251,7 +244,7 @@ async def test_kept_alive_renews_a_lease_during_long_work(sessionmaker: SessionM
         await asyncio.sleep(1.5)  # longer than the lease: without renewals it would run out
         async with sessionmaker() as session:
             now = await session.scalar(select(func.now()))
-        current = await _get(sessionmaker, row.id)
+        current = await analysis_row(sessionmaker, row.id)
         assert current.claimed_by == claim.token
         assert current.claimed_until is not None
         assert now is not None
@@ -306,7 +299,7 @@ async def test_overdue_rows_are_flagged_once(sessionmaker: SessionMaker) -> None
         assert [a.id for a in await flag_overdue(session, LIFECYCLE)] == [late.id]
     async with sessionmaker() as session, session.begin():
         assert await flag_overdue(session, LIFECYCLE) == []
-    assert (await _get(sessionmaker, late.id)).overdue_since is not None
+    assert (await analysis_row(sessionmaker, late.id)).overdue_since is not None
 
 
 async def test_overdue_sweep_skips_while_another_replica_sweeps(
@@ -319,7 +312,7 @@ async def test_overdue_sweep_skips_while_another_replica_sweeps(
         async with sessionmaker() as session, session.begin():
             assert await flag_overdue(session, LIFECYCLE) == []
         await other.rollback()
-    assert (await _get(sessionmaker, late.id)).overdue_since is None
+    assert (await analysis_row(sessionmaker, late.id)).overdue_since is None
 
 
 async def test_database_now_is_read_once_per_transaction(sessionmaker: SessionMaker) -> None:
@@ -363,7 +356,7 @@ async def test_renew_writes_the_reported_progress(sessionmaker: SessionMaker) ->
         assert await renew(
             session, claim, 60, {"transfer_done_bytes": 5, "transfer_total_bytes": 9}
         )
-    after = await _get(sessionmaker, row.id)
+    after = await analysis_row(sessionmaker, row.id)
     assert (after.transfer_done_bytes, after.transfer_total_bytes) == (5, 9)
 
 
@@ -392,7 +385,7 @@ async def test_claim_row_leases_a_row_the_caller_holds(sessionmaker: SessionMake
     assert (first.analysis_id, first.claimed_at) == (row.id, now)
     assert first.token.startswith("worker:a#")
     assert second.token != first.token
-    after = await _get(sessionmaker, row.id)
+    after = await analysis_row(sessionmaker, row.id)
     assert after.claimed_by == second.token
     assert after.claimed_until == now + timedelta(seconds=60)
 
@@ -424,7 +417,7 @@ async def test_backlog_claims_record_the_slot_the_worker_and_the_database_time(
 ) -> None:
     row = await insert_analysis(sessionmaker)
     [(claim, _)] = await _backlog_claims(sessionmaker, cap=1, limit=1)
-    after = await _get(sessionmaker, row.id)
+    after = await analysis_row(sessionmaker, row.id)
     assert claim.token.startswith("w#")
     assert after.claimed_by == claim.token
     assert after.claimed_until == claim.claimed_at + timedelta(seconds=60)

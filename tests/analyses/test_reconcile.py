@@ -15,7 +15,7 @@ import respx
 from sqlalchemy import select
 
 from service.analyses.lifecycle import Lifecycle, utcnow
-from service.analyses.models import Analysis, AnalysisEvent, StoredResult
+from service.analyses.models import Analysis, StoredResult
 from service.analyses.states import AnalysisStatus
 from service.analyses.steps.context import StepContext
 from service.analyses.steps.leases import Claim, claim_due
@@ -23,7 +23,7 @@ from service.analyses.steps.reconcile import NO_SPEECH, check_status, fetch_resu
 from service.db import SessionMaker
 from service.webhooks.models import Webhook
 from tests.support.emulator import EmulatorHandle
-from tests.support.factories import insert_analysis
+from tests.support.factories import analysis_row, event_reasons, insert_analysis
 
 PAST = timedelta(seconds=-5)
 
@@ -33,23 +33,6 @@ async def _claimed(sessionmaker: SessionMaker, **fields: Any) -> tuple[Claim, An
     async with sessionmaker() as session, session.begin():
         [claimed] = await claim_due(session, worker="w", lease_s=60, limit=1)
     return claimed
-
-
-async def _get(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> Analysis:
-    async with sessionmaker() as session:
-        row = await session.get(Analysis, analysis_id)
-        assert row is not None
-        return row
-
-
-async def _reasons(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> list[str]:
-    async with sessionmaker() as session:
-        rows = await session.scalars(
-            select(AnalysisEvent.reason)
-            .where(AnalysisEvent.analysis_id == analysis_id)
-            .order_by(AnalysisEvent.id)
-        )
-        return [r or "" for r in rows]
 
 
 def _status(status: str, **fields: Any) -> dict[str, Any]:
@@ -98,10 +81,10 @@ async def test_a_pending_cancel_of_a_waiting_job_is_asked_again_and_confirmed(
         cancel_requested_at=utcnow(),
     )
     await check_status(ctx, claim, analysis)
-    after = await _get(ctx.sessionmaker, analysis.id)
+    after = await analysis_row(ctx.sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.CANCELED
     assert (await emulator.jobs_by_id())[job_id]["status"] == "canceled"
-    assert await _reasons(ctx.sessionmaker, analysis.id) == ["canceled at Valossa"]
+    assert await event_reasons(ctx.sessionmaker, analysis.id) == ["canceled at Valossa"]
 
 
 async def test_a_pending_cancel_of_a_job_being_analysed_lets_it_run_to_its_end(
@@ -117,12 +100,12 @@ async def test_a_pending_cancel_of_a_job_being_analysed_lets_it_run_to_its_end(
         cancel_requested_at=utcnow(),
     )
     await check_status(ctx, claim, analysis)
-    after = await _get(ctx.sessionmaker, analysis.id)
+    after = await analysis_row(ctx.sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.SUBMITTED
     assert after.cancel_requested_at is None
     assert after.claimed_by is None
     assert (await emulator.jobs_by_id())[job_id]["status"] == "processing"
-    assert await _reasons(ctx.sessionmaker, analysis.id) == [
+    assert await event_reasons(ctx.sessionmaker, analysis.id) == [
         "Valossa began the analysis (processing) before the cancel took effect; it runs to its end",
         "Valossa status: processing",
     ]
@@ -146,7 +129,7 @@ async def test_a_pending_cancel_of_a_job_that_ended(
         cancel_requested_at=utcnow(),
     )
     await check_status(ctx, claim, analysis)
-    assert (await _get(ctx.sessionmaker, analysis.id)).status == ours
+    assert (await analysis_row(ctx.sessionmaker, analysis.id)).status == ours
 
 
 async def test_a_refused_cancel_lets_the_job_run_to_its_end(
@@ -165,10 +148,10 @@ async def test_a_refused_cancel_lets_the_job_run_to_its_end(
             400, json={"errors": [{"message": "Job cannot be canceled now"}]}
         )
         await check_status(ctx, claim, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.SUBMITTED
     assert after.cancel_requested_at is None
-    assert await _reasons(sessionmaker, analysis.id) == [
+    assert await event_reasons(sessionmaker, analysis.id) == [
         "Valossa refused the cancel: Job cannot be canceled now; it runs to its end"
     ]
 
@@ -189,7 +172,7 @@ async def test_a_cancel_of_a_job_valossa_no_longer_has_is_done(
             404, json={"errors": [{"message": "Job not found"}]}
         )
         await check_status(ctx, claim, analysis)
-    assert (await _get(sessionmaker, analysis.id)).status == AnalysisStatus.CANCELED
+    assert (await analysis_row(sessionmaker, analysis.id)).status == AnalysisStatus.CANCELED
 
 
 async def test_an_unanswered_cancel_is_asked_again_later(
@@ -210,12 +193,12 @@ async def test_an_unanswered_cancel_is_asked_again_later(
         )
         await check_status(ctx, claim, analysis)
     assert cancel.called
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.SUBMITTED
     assert after.cancel_requested_at == requested
     assert after.next_attempt_at is not None
     assert after.next_attempt_at > utcnow()
-    assert await _reasons(sessionmaker, analysis.id) == []  # still queued: nothing new
+    assert await event_reasons(sessionmaker, analysis.id) == []  # still queued: nothing new
 
 
 async def test_without_a_pending_cancel_a_waiting_job_is_not_canceled(
@@ -227,7 +210,7 @@ async def test_without_a_pending_cancel_a_waiting_job_is_not_canceled(
     )
     await check_status(ctx, claim, analysis)
     assert (await emulator.jobs_by_id())[job_id]["status"] == "queued"
-    assert (await _get(ctx.sessionmaker, analysis.id)).status == AnalysisStatus.SUBMITTED
+    assert (await analysis_row(ctx.sessionmaker, analysis.id)).status == AnalysisStatus.SUBMITTED
 
 
 # --- check_status: what the answer records ----------------------------------------------------
@@ -251,13 +234,13 @@ async def test_a_status_check_records_valossas_answer(
     with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
         valossa.get("/core/1.0/job_status").respond(200, json=answer)
         await check_status(ctx, claim, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.valossa_status == "processing"
     assert after.media_transfer_status == "finished"
     assert after.valossa_details == "50 %"
     assert (after.status_checks, after.attempts, after.error) == (5, 0, None)
     assert after.claimed_by is None
-    assert await _reasons(sessionmaker, analysis.id) == ["Valossa status: processing"]
+    assert await event_reasons(sessionmaker, analysis.id) == ["Valossa status: processing"]
     # Valossa's 1 s, within the test bounds (0.1 .. 2 s), with jitter.
     assert after.poll_hint_at is not None
     assert after.status_checked_at is not None
@@ -273,7 +256,7 @@ async def test_an_unchanged_status_writes_no_event(
         ctx.sessionmaker, status=AnalysisStatus.SUBMITTED, job_id=job_id, valossa_status="queued"
     )
     await check_status(ctx, claim, analysis)
-    assert await _reasons(ctx.sessionmaker, analysis.id) == []
+    assert await event_reasons(ctx.sessionmaker, analysis.id) == []
 
 
 async def test_a_finished_job_is_due_for_its_results_at_once(
@@ -286,12 +269,12 @@ async def test_a_finished_job_is_due_for_its_results_at_once(
     )
     before = utcnow()
     await check_status(ctx, claim, analysis)
-    after = await _get(ctx.sessionmaker, analysis.id)
+    after = await analysis_row(ctx.sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.FETCHING_RESULTS
     assert after.claimed_by is None
     assert after.next_attempt_at is not None
     assert after.next_attempt_at <= before + timedelta(seconds=1)
-    assert await _reasons(ctx.sessionmaker, analysis.id) == ["Valossa finished"]
+    assert await event_reasons(ctx.sessionmaker, analysis.id) == ["Valossa finished"]
 
 
 async def test_a_job_valossa_forgot_fails_the_analysis(
@@ -301,7 +284,7 @@ async def test_a_job_valossa_forgot_fails_the_analysis(
         ctx.sessionmaker, status=AnalysisStatus.SUBMITTED, job_id="no-such-job"
     )
     await check_status(ctx, claim, analysis)
-    after = await _get(ctx.sessionmaker, analysis.id)
+    after = await analysis_row(ctx.sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.FAILED
     assert after.error == "Valossa no longer knows job no-such-job"
 
@@ -313,7 +296,7 @@ async def test_a_failed_status_check_is_retried(
     with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
         valossa.get("/core/1.0/job_status").mock(side_effect=httpx.ConnectError("refused"))
         await check_status(ctx, claim, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.SUBMITTED
     assert after.attempts == 1
     assert after.error == "job_status failed: job_status: ConnectError: refused"
@@ -327,7 +310,7 @@ async def test_a_status_check_of_a_lost_claim_records_nothing(
     with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
         valossa.get("/core/1.0/job_status").respond(200, json=_status("finished"))
         await check_status(ctx, stranger, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.SUBMITTED
     assert after.status_checks == 0
 
@@ -344,7 +327,7 @@ async def test_a_failed_job_keeps_valossas_details(
             200, json=_status("error", details="Unsupported codec")
         )
         await check_status(ctx, claim, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.FAILED
     assert after.error == "Unsupported codec"
 
@@ -356,7 +339,7 @@ async def test_a_failed_job_without_details_says_so(
     with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
         valossa.get("/core/1.0/job_status").respond(200, json=_status("error"))
         await check_status(ctx, claim, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.error == "Valossa reported an error without details"
 
 
@@ -380,7 +363,7 @@ async def test_a_failed_transfer_names_our_source_not_the_uploaded_file(
             ),
         )
         await check_status(ctx, claim, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.FAILED
     assert after.error == "media transfer failed: Could not read https://cms.example/video.mp4"
 
@@ -394,8 +377,8 @@ async def test_a_job_canceled_at_valossa_cancels_the_analysis(
         ctx.sessionmaker, status=AnalysisStatus.SUBMITTED, job_id=job_id, valossa_status="queued"
     )
     await check_status(ctx, claim, analysis)
-    assert (await _get(ctx.sessionmaker, analysis.id)).status == AnalysisStatus.CANCELED
-    assert await _reasons(ctx.sessionmaker, analysis.id) == ["canceled at Valossa"]
+    assert (await analysis_row(ctx.sessionmaker, analysis.id)).status == AnalysisStatus.CANCELED
+    assert await event_reasons(ctx.sessionmaker, analysis.id) == ["canceled at Valossa"]
 
 
 # --- fetch_results: which transcripts are asked for -------------------------------------------
@@ -432,7 +415,7 @@ async def _fetch(
             200, text=SRT
         )
         await fetch_results(ctx, claim, analysis)
-    assert (await _get(ctx.sessionmaker, analysis.id)).status == AnalysisStatus.FINISHED
+    assert (await analysis_row(ctx.sessionmaker, analysis.id)).status == AnalysisStatus.FINISHED
     return analysis.id, srt.called
 
 
@@ -443,7 +426,7 @@ async def test_no_transcript_is_asked_for_when_core_shows_no_speech(ctx: StepCon
         "core": None,
         "speech_to_text_srt": NO_SPEECH,
     }
-    assert await _reasons(ctx.sessionmaker, analysis_id) == [
+    assert await event_reasons(ctx.sessionmaker, analysis_id) == [
         "stored core; Valossa has no speech_to_text_srt"
     ]
 
@@ -455,7 +438,7 @@ async def test_a_transcript_is_asked_for_when_core_shows_speech(ctx: StepContext
         "core": None,
         "speech_to_text_srt": None,
     }
-    assert await _reasons(ctx.sessionmaker, analysis_id) == ["stored core, speech_to_text_srt"]
+    assert await event_reasons(ctx.sessionmaker, analysis_id) == ["stored core, speech_to_text_srt"]
 
 
 async def test_a_transcript_the_cms_named_is_asked_for_even_without_speech(
@@ -485,7 +468,7 @@ async def test_a_result_valossa_does_not_have_is_recorded_as_absent(
         "core": None,
         "speech_to_text_srt": "No such result",
     }
-    assert (await _get(sessionmaker, analysis.id)).status == AnalysisStatus.FINISHED
+    assert (await analysis_row(sessionmaker, analysis.id)).status == AnalysisStatus.FINISHED
 
 
 async def test_without_core_the_analysis_fails(
@@ -499,7 +482,7 @@ async def test_without_core_the_analysis_fails(
             400, json={"errors": [{"message": "No such result"}]}
         )
         await fetch_results(ctx, claim, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.FAILED
     assert after.error == "Valossa refused job_results: No such result"
 
@@ -513,7 +496,7 @@ async def test_a_failed_download_of_results_is_retried(
     with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
         valossa.get("/core/1.0/job_results").mock(side_effect=httpx.ConnectError("refused"))
         await fetch_results(ctx, claim, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.FETCHING_RESULTS
     assert after.error == "job_results failed: job_results: ConnectError: refused"
     assert await _stored(sessionmaker, analysis.id) == {}
@@ -533,7 +516,7 @@ async def test_valossas_words_stay_when_we_uploaded_nothing(
     with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
         valossa.get("/core/1.0/job_status").respond(200, json=_status("error", details=details))
         await check_status(ctx, claim, analysis)
-    assert (await _get(sessionmaker, analysis.id)).error == details
+    assert (await analysis_row(sessionmaker, analysis.id)).error == details
 
 
 async def test_every_transcript_is_recorded_absent_when_core_shows_no_speech(
@@ -554,7 +537,7 @@ async def test_every_transcript_is_recorded_absent_when_core_shows_no_speech(
         "speech_to_text_srt": NO_SPEECH,
         "speech_to_text_vtt": NO_SPEECH,
     }
-    assert await _reasons(sessionmaker, analysis.id) == [
+    assert await event_reasons(sessionmaker, analysis.id) == [
         "stored core; Valossa has no speech_to_text_srt, speech_to_text_vtt"
     ]
 
@@ -638,8 +621,8 @@ async def test_named_results_without_core_may_all_be_absent(
     with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
         valossa.get("/core/1.0/job_results").respond(400, json={"errors": [{"message": ""}]})
         await fetch_results(ctx, claim, analysis)
-    assert (await _get(sessionmaker, analysis.id)).status == AnalysisStatus.FINISHED
-    assert await _reasons(sessionmaker, analysis.id) == [
+    assert (await analysis_row(sessionmaker, analysis.id)).status == AnalysisStatus.FINISHED
+    assert await event_reasons(sessionmaker, analysis.id) == [
         "stored nothing; Valossa has no speech_to_text_srt"
     ]
     # An empty message from Valossa: the error itself says what happened.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from datetime import timedelta
 
 import httpx
@@ -14,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
 from service.analyses.lifecycle import utcnow
-from service.analyses.models import Analysis, AnalysisEvent
+from service.analyses.models import Analysis
 from service.analyses.queries import record_callback
 from service.analyses.states import AnalysisStatus
 from service.analyses.steps.context import StepContext
@@ -25,7 +24,7 @@ from service.analyses.steps.submission import record_job
 from service.db import SessionMaker
 from service.valossa import ValossaAuthError, ValossaBadRequest
 from tests.support.emulator import EmulatorHandle
-from tests.support.factories import insert_analysis
+from tests.support.factories import analysis_row, event_reasons, insert_analysis
 
 PAST = timedelta(seconds=-5)
 
@@ -37,23 +36,6 @@ async def _claimed(
     async with sessionmaker() as session, session.begin():
         [claimed] = await claim_due(session, worker="w", lease_s=60, limit=1)
     return claimed
-
-
-async def _get(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> Analysis:
-    async with sessionmaker() as session:
-        row = await session.get(Analysis, analysis_id)
-        assert row is not None
-        return row
-
-
-async def _reasons(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> list[str]:
-    async with sessionmaker() as session:
-        rows = await session.scalars(
-            select(AnalysisEvent.reason)
-            .where(AnalysisEvent.analysis_id == analysis_id)
-            .order_by(AnalysisEvent.id)
-        )
-        return [r or "" for r in rows]
 
 
 async def test_a_callback_during_a_status_check_makes_it_due_again_at_once(
@@ -69,7 +51,7 @@ async def test_a_callback_during_a_status_check_makes_it_due_again_at_once(
             update(Analysis).where(Analysis.id == analysis.id).values(callback_at=utcnow())
         )
     await check_status(ctx, claim, analysis)
-    after = await _get(ctx.sessionmaker, analysis.id)
+    after = await analysis_row(ctx.sessionmaker, analysis.id)
     assert after.claimed_by is None
     assert after.next_attempt_at is not None
     assert after.next_attempt_at <= utcnow()
@@ -83,7 +65,7 @@ async def test_without_a_callback_the_next_check_follows_valossas_hint(
         ctx.sessionmaker, AnalysisStatus.SUBMITTED, job_id=job_id, valossa_status="queued"
     )
     await check_status(ctx, claim, analysis)
-    after = await _get(ctx.sessionmaker, analysis.id)
+    after = await analysis_row(ctx.sessionmaker, analysis.id)
     assert after.next_attempt_at is not None
     assert after.next_attempt_at > utcnow()
     assert after.status_checks == 1
@@ -105,7 +87,7 @@ async def test_an_unknown_valossa_status_is_polled_again_not_failed(
             },
         )
         await check_status(ctx, claim, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.SUBMITTED
     assert after.valossa_status == "reticulating_splines"
     assert after.next_attempt_at is not None
@@ -120,7 +102,7 @@ async def test_a_refused_api_key_is_retried_not_failed(
         "401", function="new_job", status_code=401, messages=("Invalid API key",)
     )
     await fail_or_retry(ctx, claim, refused, "new_job")
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.SUBMITTING
     assert after.attempts == 1
     assert after.error is not None
@@ -135,7 +117,7 @@ async def test_any_other_refusal_fails_the_analysis(
         "400", function="new_job", status_code=400, messages=("Invalid video URL",)
     )
     await fail_or_retry(ctx, claim, refused, "new_job")
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.FAILED
     assert after.error == "Valossa refused new_job: Invalid video URL"
 
@@ -154,7 +136,7 @@ async def test_a_job_nobody_needs_any_more_is_deleted(
         )
     await record_job(ctx, claim, analysis, job_id, "accepted by Valossa")
     assert job_id not in await emulator.jobs_by_id()
-    assert (await _get(ctx.sessionmaker, analysis.id)).job_id is None
+    assert (await analysis_row(ctx.sessionmaker, analysis.id)).job_id is None
 
 
 async def test_a_job_is_kept_when_the_analysis_still_waits_for_one(
@@ -169,7 +151,7 @@ async def test_a_job_is_kept_when_the_analysis_still_waits_for_one(
         )
     await record_job(ctx, claim, analysis, job_id, "accepted by Valossa")
     assert job_id in await emulator.jobs_by_id()
-    after = await _get(ctx.sessionmaker, analysis.id)
+    after = await analysis_row(ctx.sessionmaker, analysis.id)
     assert after.job_id == job_id
     assert after.status == AnalysisStatus.SUBMITTED
 
@@ -211,7 +193,7 @@ async def test_results_are_downloaded_without_holding_the_row(
         )
         await other.rollback()
     await step
-    assert (await _get(ctx.sessionmaker, analysis.id)).status == AnalysisStatus.FINISHED
+    assert (await analysis_row(ctx.sessionmaker, analysis.id)).status == AnalysisStatus.FINISHED
 
 
 async def test_results_of_a_claim_lost_meanwhile_are_not_recorded(
@@ -227,9 +209,9 @@ async def test_results_of_a_claim_lost_meanwhile_are_not_recorded(
             update(Analysis).where(Analysis.id == analysis.id).values(claimed_by="other#1")
         )
     await fetch_results(ctx, claim, analysis)
-    after = await _get(ctx.sessionmaker, analysis.id)
+    after = await analysis_row(ctx.sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.FETCHING_RESULTS
-    assert await _reasons(ctx.sessionmaker, analysis.id) == []
+    assert await event_reasons(ctx.sessionmaker, analysis.id) == []
 
 
 def test_backoff_is_capped_and_never_overflows() -> None:
@@ -247,7 +229,7 @@ async def test_the_api_key_never_reaches_an_event(
     with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
         valossa.get("/core/1.0/job_status").mock(side_effect=httpx.ConnectError("refused"))
         await check_status(ctx, claim, analysis)
-    reasons = " ".join(await _reasons(sessionmaker, analysis.id))
+    reasons = " ".join(await event_reasons(sessionmaker, analysis.id))
     key = ctx.settings.valossa_api_key
     assert key is not None
     assert key.get_secret_value() not in reasons
@@ -266,12 +248,12 @@ async def test_a_callback_before_the_job_is_recorded_makes_it_due_at_once(
     assert woken is None  # nothing to check yet: there is no job id
     for claim, row in ((early, early_row), (quiet, quiet_row)):
         await record_job(ctx, claim, row, await emulator.new_job("m"), "accepted by Valossa")
-    after_callback = await _get(ctx.sessionmaker, early_row.id)
+    after_callback = await analysis_row(ctx.sessionmaker, early_row.id)
     assert after_callback.status == AnalysisStatus.SUBMITTED
     assert after_callback.callback_at is not None
     assert after_callback.next_attempt_at is not None
     assert after_callback.next_attempt_at <= utcnow()
-    without = await _get(ctx.sessionmaker, quiet_row.id)
+    without = await analysis_row(ctx.sessionmaker, quiet_row.id)
     assert without.callback_at is None
     assert without.next_attempt_at is not None
     assert without.next_attempt_at > utcnow()
@@ -304,7 +286,7 @@ async def test_a_callback_racing_the_recording_of_the_job_still_wakes_it(
             )
         )
     assert await arriving is not None
-    after = await _get(ctx.sessionmaker, row.id)
+    after = await analysis_row(ctx.sessionmaker, row.id)
     assert after.callback_at is not None
     assert after.next_attempt_at is not None
     assert after.next_attempt_at <= utcnow()

@@ -13,11 +13,11 @@ import httpx
 import psycopg
 import pytest
 import respx
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
 from service.analyses.lifecycle import utcnow
-from service.analyses.models import Analysis, AnalysisEvent
+from service.analyses.models import Analysis
 from service.analyses.states import AnalysisStatus
 from service.analyses.steps.context import StepContext
 from service.analyses.steps.leases import Claim, claim_due
@@ -28,7 +28,7 @@ from service.resources import open_resources
 from service.settings import Settings
 from service.worker import step_context
 from tests.support.emulator import EmulatorHandle
-from tests.support.factories import insert_analysis
+from tests.support.factories import analysis_row, event_reasons, insert_analysis
 
 PAST = timedelta(seconds=-5)
 
@@ -40,23 +40,6 @@ async def _claimed(sessionmaker: SessionMaker, **fields: Any) -> tuple[Claim, An
     async with sessionmaker() as session, session.begin():
         [claimed] = await claim_due(session, worker="w", lease_s=60, limit=1)
     return claimed
-
-
-async def _get(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> Analysis:
-    async with sessionmaker() as session:
-        row = await session.get(Analysis, analysis_id)
-        assert row is not None
-        return row
-
-
-async def _reasons(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> list[str]:
-    async with sessionmaker() as session:
-        rows = await session.scalars(
-            select(AnalysisEvent.reason)
-            .where(AnalysisEvent.analysis_id == analysis_id)
-            .order_by(AnalysisEvent.id)
-        )
-        return [r or "" for r in rows]
 
 
 async def _due_again(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> tuple[Claim, Analysis]:
@@ -78,7 +61,7 @@ async def test_submit_creates_one_job_named_by_this_attempt(
     claim, analysis = await _claimed(ctx.sessionmaker, customer_media_id="cms-7")
     before = utcnow()
     await submit(ctx, claim, analysis)
-    after = await _get(ctx.sessionmaker, analysis.id)
+    after = await analysis_row(ctx.sessionmaker, analysis.id)
     [job] = await emulator.jobs()
     assert job["customer_media_id"] == valossa_media_id("cms-7", analysis.id, 1)
     assert after.status == AnalysisStatus.SUBMITTED
@@ -94,7 +77,7 @@ async def test_submit_creates_one_job_named_by_this_attempt(
     assert after.poll_hint_at < utcnow() + first_check
     assert after.deadline_at is not None
     assert after.deadline_at > utcnow() + timedelta(seconds=ctx.settings.analysis_deadline_s - 60)
-    assert await _reasons(ctx.sessionmaker, analysis.id) == [
+    assert await event_reasons(ctx.sessionmaker, analysis.id) == [
         f"accepted by Valossa (job {job['job_id']})"
     ]
 
@@ -129,7 +112,7 @@ async def test_new_job_carries_the_media_the_parameters_and_our_callback(
         "analysis_parameters": {"face_galleries": {"custom_gallery": {"id": "gallery-1"}}},
         "callback": {"url": ctx.callback_url(analysis.id)},
     }
-    assert (await _get(sessionmaker, analysis.id)).job_id == "job-8"
+    assert (await analysis_row(sessionmaker, analysis.id)).job_id == "job-8"
 
 
 async def test_new_job_without_optional_fields_sends_none_of_them(
@@ -154,12 +137,12 @@ async def test_an_earlier_attempts_job_is_adopted_not_created_again(
     claim, analysis = await _claimed(ctx.sessionmaker, customer_media_id="cms-1", submit_attempts=1)
     earlier = await emulator.new_job(valossa_media_id("cms-1", analysis.id, 1))
     await submit(ctx, claim, analysis)
-    after = await _get(ctx.sessionmaker, analysis.id)
+    after = await analysis_row(ctx.sessionmaker, analysis.id)
     assert list(await emulator.jobs_by_id()) == [earlier]
     assert after.status == AnalysisStatus.SUBMITTED
     assert after.job_id == earlier
     assert after.submit_attempts == 1  # no new_job, so no new attempt
-    assert await _reasons(ctx.sessionmaker, analysis.id) == [
+    assert await event_reasons(ctx.sessionmaker, analysis.id) == [
         f"adopted: found with list_jobs (job {earlier})"
     ]
 
@@ -175,7 +158,7 @@ async def test_of_two_attempts_that_both_got_through_the_first_is_kept(
     other_analysis = await emulator.new_job(valossa_media_id("cms-2", uuid.uuid4(), 1))
     other_media = await emulator.new_job("cms-3")
     await submit(ctx, claim, analysis)
-    assert (await _get(ctx.sessionmaker, analysis.id)).job_id == first
+    assert (await analysis_row(ctx.sessionmaker, analysis.id)).job_id == first
     assert set(await emulator.jobs_by_id()) == {first, other_analysis, other_media}
     assert second != third
 
@@ -187,7 +170,7 @@ async def test_without_an_earlier_job_the_next_attempt_gets_its_own_id(
     await submit(ctx, claim, analysis)
     [job] = await emulator.jobs()
     assert job["customer_media_id"] == valossa_media_id("cms-4", analysis.id, 2)
-    after = await _get(ctx.sessionmaker, analysis.id)
+    after = await analysis_row(ctx.sessionmaker, analysis.id)
     assert after.submit_attempts == 2
     assert after.job_id == job["job_id"]
 
@@ -200,7 +183,7 @@ async def test_a_lost_new_job_answer_is_retried_and_the_job_adopted(
     await emulator.configure(lost_response_rate=1.0)
     await submit(ctx, claim, analysis)
     await emulator.configure(lost_response_rate=0.0)
-    retried = await _get(ctx.sessionmaker, analysis.id)
+    retried = await analysis_row(ctx.sessionmaker, analysis.id)
     assert retried.status == AnalysisStatus.SUBMITTING
     assert retried.attempts == 1
     assert retried.error is not None
@@ -209,7 +192,7 @@ async def test_a_lost_new_job_answer_is_retried_and_the_job_adopted(
     [job] = await emulator.jobs()
     claim, analysis = await _due_again(ctx.sessionmaker, analysis.id)
     await submit(ctx, claim, analysis)
-    after = await _get(ctx.sessionmaker, analysis.id)
+    after = await analysis_row(ctx.sessionmaker, analysis.id)
     assert list(await emulator.jobs_by_id()) == [job["job_id"]]
     assert after.job_id == job["job_id"]
     assert after.status == AnalysisStatus.SUBMITTED
@@ -227,7 +210,7 @@ async def test_a_new_job_we_stopped_waiting_for_is_given_time_to_land(
         await emulator.configure(latency_ms=400)  # longer than lease_s / 2
         await submit(ctx, claim, analysis)
         await emulator.configure(latency_ms=0)
-        after = await _get(ctx.sessionmaker, analysis.id)
+        after = await analysis_row(ctx.sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.SUBMITTING
     assert after.error is not None
     assert after.error.startswith("new_job failed: ")
@@ -246,7 +229,7 @@ async def test_a_transport_failure_that_surely_did_not_land_is_retried_soon(
         with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
             valossa.post("/core/1.0/new_job").mock(side_effect=httpx.ConnectError("refused"))
             await submit(ctx, claim, analysis)
-        after = await _get(ctx.sessionmaker, analysis.id)
+        after = await analysis_row(ctx.sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.SUBMITTING
     assert after.error == "new_job failed: new_job: ConnectError: refused"
     assert after.next_attempt_at is not None
@@ -264,7 +247,7 @@ async def test_a_refused_new_job_fails_the_analysis(
             400, json={"errors": [{"message": "Invalid video URL"}]}
         )
         await submit(ctx, claim, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.FAILED
     assert after.error == "Valossa refused new_job: Invalid video URL"
     assert after.submit_attempts == 1
@@ -280,7 +263,7 @@ async def test_a_claim_lost_before_new_job_submits_nothing(
         )
     await submit(ctx, claim, analysis)
     assert await emulator.jobs() == []
-    assert (await _get(ctx.sessionmaker, analysis.id)).submit_attempts == 0
+    assert (await analysis_row(ctx.sessionmaker, analysis.id)).submit_attempts == 0
 
 
 async def test_the_submit_attempt_is_recorded_with_a_lease_that_outlives_new_job(
@@ -291,7 +274,7 @@ async def test_the_submit_attempt_is_recorded_with_a_lease_that_outlives_new_job
     seen: dict[str, Any] = {}
 
     async def answer(request: httpx.Request) -> httpx.Response:
-        row = await _get(sessionmaker, analysis.id)
+        row = await analysis_row(sessionmaker, analysis.id)
         seen.update(attempts=row.submit_attempts, until=row.claimed_until, by=row.claimed_by)
         return httpx.Response(200, json={"job_id": "job-13"})
 
@@ -335,7 +318,7 @@ async def test_beyond_what_list_jobs_shows_each_attempt_is_looked_up_by_its_id(
             },
         )
         await submit(ctx, claim, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.job_id == "job-of-attempt-2"
     assert after.status == AnalysisStatus.SUBMITTED
 
@@ -359,7 +342,7 @@ async def test_a_job_found_without_a_job_id_is_not_submitted_again(
             },
         )
         await submit(ctx, claim, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.FAILED
     marker = valossa_media_id("cms-15", analysis.id, 1)
     assert after.error == (
@@ -384,7 +367,7 @@ async def test_beyond_list_jobs_with_no_attempt_found_a_new_job_is_made(
         await submit(ctx, claim, analysis)
     assert lookup.call_count == 1
     assert new_job.called
-    assert (await _get(sessionmaker, analysis.id)).job_id == "job-16"
+    assert (await analysis_row(sessionmaker, analysis.id)).job_id == "job-16"
 
 
 async def test_a_failed_look_for_the_earlier_job_is_retried(
@@ -394,7 +377,7 @@ async def test_a_failed_look_for_the_earlier_job_is_retried(
     with respx.mock(base_url=ctx.settings.valossa_base_url) as valossa:
         valossa.get("/core/1.0/list_jobs").mock(side_effect=httpx.ConnectError("refused"))
         await submit(ctx, claim, analysis)
-    after = await _get(sessionmaker, analysis.id)
+    after = await analysis_row(sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.SUBMITTING
     assert after.error is not None
     assert after.error.startswith("looking for an earlier attempt's job failed: ")
@@ -421,7 +404,7 @@ async def test_a_cancel_committed_while_a_job_is_recorded_wins(
         assert not recording.done()
         await cancel.commit()
     await recording
-    after = await _get(ctx.sessionmaker, analysis.id)
+    after = await analysis_row(ctx.sessionmaker, analysis.id)
     assert after.status == AnalysisStatus.CANCELED
     assert after.job_id is None
     assert job_id not in await emulator.jobs_by_id()

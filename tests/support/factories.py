@@ -6,6 +6,8 @@ import hashlib
 import uuid
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
 from service.analyses.models import Analysis, AnalysisEvent, ResultChunk, StoredResult
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
@@ -116,3 +118,22 @@ async def insert_finished_analysis(
                 )
             )
     return analysis
+
+
+async def analysis_row(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> Analysis:
+    """The analysis as stored now (it must exist)."""
+    async with sessionmaker() as session:
+        row = await session.get(Analysis, analysis_id)
+        assert row is not None
+        return row
+
+
+async def event_reasons(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> list[str]:
+    """The reasons of an analysis's events, oldest first ("" where there is none)."""
+    async with sessionmaker() as session:
+        rows = await session.scalars(
+            select(AnalysisEvent.reason)
+            .where(AnalysisEvent.analysis_id == analysis_id)
+            .order_by(AnalysisEvent.id)
+        )
+        return [r or "" for r in rows]
