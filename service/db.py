@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, Table, func
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -38,6 +38,15 @@ class TimestampMixin:
 
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+def table_of(model: type[Base]) -> Table:
+    """The table of an ORM class, for bulk writes: `insert(table_of(Model))` with a list of rows
+    is one executemany, where `insert(Model)` is an ORM bulk insert that groups the rows by the
+    columns they leave null and sends one INSERT per group."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 SessionMaker = async_sessionmaker[AsyncSession]

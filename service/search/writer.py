@@ -7,12 +7,12 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Table, delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.models import Analysis, StoredResult
 from service.analyses.results import STORED, ResultBody, stream_result
-from service.db import Base, SessionMaker
+from service.db import SessionMaker, table_of
 from service.search.extraction import CoreExtractor, DetectionRow, MediaFacts, Rows, SpeechRow
 from service.search.models import (
     SearchDetection,
@@ -56,19 +56,13 @@ class IndexStats:
     seconds: float
 
 
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
 # The tables, not the ORM classes: an ORM bulk insert groups rows by the columns they leave
 # null and sends one INSERT per group (nine round trips for the detections of a 3 s clip); a
 # table's insert is one executemany for every row.
-_DETECTIONS = _table(SearchDetection)
-_OCCURRENCES = _table(SearchOccurrence)
-_FACES = _table(SearchFace)
-_SPEECH = _table(SearchSpeech)
+_DETECTIONS = table_of(SearchDetection)
+_OCCURRENCES = table_of(SearchOccurrence)
+_FACES = table_of(SearchFace)
+_SPEECH = table_of(SearchSpeech)
 
 
 class _Batches:

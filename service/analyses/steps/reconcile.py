@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.models import Analysis
-from service.analyses.results import Spool, content_type_for, record_absent, store_result
+from service.analyses.results import Spool, content_type_for, store_spools
 from service.analyses.sources import where
 from service.analyses.states import (
     VALOSSA_RUNNING,
@@ -176,16 +176,7 @@ async def fetch_results(ctx: StepContext, claim: Claim, analysis: Analysis) -> N
             locked = await lock_claimed(session, claim)
             if locked is None or locked.status != AnalysisStatus.FETCHING_RESULTS:
                 return
-            for spool in spools:
-                await store_result(
-                    session,
-                    locked.id,
-                    spool.result_type,
-                    spool.chunks(),
-                    content_type=spool.content_type,
-                )
-            for result_type, reason in absent.items():
-                record_absent(session, locked.id, result_type, reason)
+            await store_spools(session, locked.id, spools, absent)
             summary = f"stored {', '.join(s.result_type for s in spools) or 'nothing'}"
             if absent:
                 summary += f"; Valossa has no {', '.join(absent)}"
