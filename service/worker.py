@@ -44,7 +44,7 @@ from service.analyses.steps.leases import (
 )
 from service.analyses.steps.outcomes import retry_later
 from service.analyses.steps.reconcile import check_status, fetch_results
-from service.analyses.steps.source_claims import claim_downloads
+from service.analyses.steps.source_claims import claim_downloads, downloads_due
 from service.analyses.steps.source_transfer import download_source, restart_upload
 from service.analyses.steps.submission import submit
 from service.resources import Resources, open_resources
@@ -98,6 +98,7 @@ class Worker:
         self, resources: Resources, *, name: str | None = None, concurrency: int = CONCURRENCY
     ) -> None:
         self.ctx = step_context(resources, name or worker_name())
+        self._read_sessionmaker = resources.read_sessionmaker
         self.concurrency = concurrency
         self._wake = asyncio.Event()
         #: Deliveries have their own wake-up: a written webhook need not wait for a round of
@@ -160,6 +161,12 @@ class Worker:
             await self._sweep()
         free = self.concurrency - len(self._steps)
         claimed: list[tuple[Claim, Analysis]] = []
+        if free <= 0 and not await self._downloads_due():
+            # Every step slot is taken (often, under load, when a NOTIFY or a finished step
+            # wakes the loop) and no download is due: one read in autocommit said so, where a
+            # claim transaction would have taken four round trips to find nothing.
+            self._index_if_due()
+            return 0
         # The three claims share one transaction (and one read of now()): a round is a single
         # round trip to BEGIN and COMMIT, however many kinds of work there are. Work on jobs
         # Valossa has (status checks, results) comes before new submissions: under a backlog,
@@ -185,11 +192,21 @@ class Worker:
             self._start(self._steps, claim, analysis)
         for claim, analysis in downloads:
             self._start(self._downloads, claim, analysis)
+        self._index_if_due()
+        return len(claimed) + len(downloads)
+
+    def _index_if_due(self) -> None:
         if self._index_due and (self._indexing is None or self._indexing.done()):
             # Finished analyses wait in the search backlog (queued by a trigger); index them.
             self._index_due = False
-            self._indexing = asyncio.create_task(index_backlog(ctx.sessionmaker))
-        return len(claimed) + len(downloads)
+            self._indexing = asyncio.create_task(index_backlog(self.ctx.sessionmaker))
+
+    async def _downloads_due(self) -> bool:
+        """Whether the download pool has room and a download is due (read in autocommit)."""
+        if self.ctx.settings.source_download_concurrency - len(self._downloads) <= 0:
+            return False
+        async with self._read_sessionmaker() as session:
+            return await downloads_due(session)
 
     async def _sweep(self) -> None:
         ctx = self.ctx

@@ -101,25 +101,29 @@ async def claim_backlog(
     if limit <= 0:
         return []
     await session.execute(select(func.pg_advisory_xact_lock(SUBMISSION_LOCK)))
-    free = min(limit, max_in_flight - await in_flight(session))
+    used, submitting = await slots_in_use(session)
+    free = min(limit, max_in_flight - used)
     if free <= 0:
         return []
-    now = await database_now(session)
-    submitting = await submitting_media(session)
+    # now() comes with the rows (the clock of the leases), not in a query of its own.
     candidates = (
-        await session.scalars(
-            select(Analysis)
+        await session.execute(
+            select(Analysis, func.now())
             .where(not_terminal(), Analysis.status == AnalysisStatus.PENDING)
             # A source_url is downloaded first, without a slot (claim_downloads).
             .where(Analysis.video_url.is_not(None))
-            .where(or_(Analysis.next_attempt_at.is_(None), Analysis.next_attempt_at <= now))
+            .where(or_(Analysis.next_attempt_at.is_(None), Analysis.next_attempt_at <= func.now()))
             .order_by(Analysis.created_at, Analysis.id)
             .limit(free * 2)
             .with_for_update(skip_locked=True)
         )
     ).all()
+    if not candidates:
+        return []
+    now: datetime = candidates[0][1]
+    remember_now(session, now)
     claimed: list[tuple[Claim, Analysis]] = []
-    for analysis in candidates:
+    for analysis, _ in candidates:
         if len(claimed) == free or analysis.customer_media_id in submitting:
             continue
         submitting.add(analysis.customer_media_id)
@@ -134,6 +138,10 @@ async def claim_backlog(
     return claimed
 
 
+#: States of an analysis on its way to new_job (see submitting_media).
+ON_THE_WAY = (AnalysisStatus.UPLOADING, AnalysisStatus.SUBMITTING)
+
+
 async def in_flight(session: AsyncSession) -> int:
     """Analyses holding a Valossa slot now."""
     count = await session.scalar(
@@ -144,6 +152,20 @@ async def in_flight(session: AsyncSession) -> int:
     return count or 0
 
 
+async def slots_in_use(session: AsyncSession) -> tuple[int, set[str]]:
+    """in_flight and submitting_media in one query: the slots held, and the media on their way
+    to new_job (which hold a slot too)."""
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.array_agg(Analysis.customer_media_id).filter(Analysis.status.in_(ON_THE_WAY)),
+            ).where(not_terminal(), Analysis.status.in_(HOLDS_SLOT))
+        )
+    ).one()
+    return row[0], set(row[1] or ())
+
+
 async def submitting_media(session: AsyncSession) -> set[str]:
     """Media with an analysis on its way to new_job. One submission per media at a time: a
     lost new_job answer is recovered by looking for the job by its customer media id, which
@@ -152,7 +174,7 @@ async def submitting_media(session: AsyncSession) -> set[str]:
         await session.scalars(
             select(Analysis.customer_media_id).where(
                 not_terminal(),
-                Analysis.status.in_((AnalysisStatus.UPLOADING, AnalysisStatus.SUBMITTING)),
+                Analysis.status.in_(ON_THE_WAY),
             )
         )
     )
@@ -164,23 +186,25 @@ async def claim_due(
     """Claim analyses in a worked state whose next step is due and whose lease is free."""
     if limit <= 0:
         return []
-    now = await database_now(session)
+    # now() comes with the rows (the clock of the leases), not in a query of its own.
     rows = (
-        await session.scalars(
-            select(Analysis)
+        await session.execute(
+            select(Analysis, func.now())
             .where(not_terminal(), Analysis.status.in_(WORKED))
-            .where(Analysis.next_attempt_at <= now)
-            .where(or_(Analysis.claimed_until.is_(None), Analysis.claimed_until < now))
+            .where(Analysis.next_attempt_at <= func.now())
+            .where(or_(Analysis.claimed_until.is_(None), Analysis.claimed_until < func.now()))
             .order_by(Analysis.next_attempt_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
     ).all()
     claimed = []
-    for analysis in rows:
+    for analysis, now in rows:
         claim = Claim(analysis.id, _token(worker), now)
         _lease(analysis, claim, now, lease_s)
         claimed.append((claim, analysis))
+    if rows:
+        remember_now(session, rows[0][1])
     return claimed
 
 

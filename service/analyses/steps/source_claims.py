@@ -8,9 +8,9 @@ and moves to `uploading` only when one is free.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.lifecycle import Lifecycle
@@ -24,8 +24,27 @@ from service.analyses.steps.leases import (
     database_now,
     in_flight,
     lock_claimed,
+    remember_now,
     submitting_media,
 )
+
+#: A source_url analysis whose download is due: pending, or downloading again (after a
+#: transient failure, or its worker died) once its lease ran out.
+_DOWNLOAD_DUE = (
+    not_terminal(),
+    or_(
+        and_(Analysis.status == AnalysisStatus.PENDING, Analysis.video_url.is_(None)),
+        Analysis.status == AnalysisStatus.DOWNLOADING,
+    ),
+    or_(Analysis.next_attempt_at.is_(None), Analysis.next_attempt_at <= func.now()),
+    or_(Analysis.claimed_until.is_(None), Analysis.claimed_until < func.now()),
+)
+
+
+async def downloads_due(session: AsyncSession) -> bool:
+    """Whether claim_downloads would find a download to claim (a read without locks: for a
+    worker whose step slots are all taken, in autocommit, before it opens a transaction)."""
+    return bool(await session.scalar(select(exists().where(*_DOWNLOAD_DUE))))
 
 
 async def claim_downloads(
@@ -46,19 +65,11 @@ async def claim_downloads(
     """
     if limit <= 0:
         return []
-    now = await database_now(session)
+    # now() comes with the rows (the clock of the leases), not in a query of its own.
     rows = (
-        await session.scalars(
-            select(Analysis)
-            .where(not_terminal())
-            .where(
-                or_(
-                    and_(Analysis.status == AnalysisStatus.PENDING, Analysis.video_url.is_(None)),
-                    Analysis.status == AnalysisStatus.DOWNLOADING,
-                )
-            )
-            .where(or_(Analysis.next_attempt_at.is_(None), Analysis.next_attempt_at <= now))
-            .where(or_(Analysis.claimed_until.is_(None), Analysis.claimed_until < now))
+        await session.execute(
+            select(Analysis, func.now())
+            .where(*_DOWNLOAD_DUE)
             .order_by(Analysis.created_at, Analysis.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -68,8 +79,10 @@ async def claim_downloads(
     # analyses); rows locked in vain are free again when the transaction ends.
     if not rows or await in_flight(session) >= max_in_flight:
         return []
+    now: datetime = rows[0][1]
+    remember_now(session, now)
     claimed: list[tuple[Claim, Analysis]] = []
-    for analysis in rows:
+    for analysis, _ in rows:
         if analysis.status is AnalysisStatus.PENDING:
             lifecycle.move(
                 session,
