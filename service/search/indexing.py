@@ -54,6 +54,9 @@ async def index_backlog(sessionmaker: SessionMaker, *, limit: int = SWEEP_BATCH)
     Never raises: the worker calls it on every tick."""
     try:
         async with sessionmaker() as session:
+            # One statement, read in autocommit: no BEGIN and no ROLLBACK around it (the worker
+            # runs this after every fetch of results).
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             due = list(
                 await session.scalars(
                     select(SearchBacklog.analysis_id)
@@ -101,16 +104,18 @@ async def finished_media(sessionmaker: SessionMaker) -> list[str]:
 
 async def _index_queued(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> None:
     async with sessionmaker() as session, session.begin():
-        entry = await session.scalar(
-            select(SearchBacklog)
-            .where(SearchBacklog.analysis_id == analysis_id)
-            .with_for_update(skip_locked=True)
-        )
-        if entry is None:
+        # The entry (locked) and its analysis in one query.
+        found = (
+            await session.execute(
+                select(SearchBacklog, Analysis)
+                .join(Analysis, Analysis.id == SearchBacklog.analysis_id)
+                .where(SearchBacklog.analysis_id == analysis_id)
+                .with_for_update(of=SearchBacklog, skip_locked=True)
+            )
+        ).one_or_none()
+        if found is None:
             return  # already indexed, or another worker is on it right now
-        analysis = await session.get(Analysis, analysis_id)
-        if analysis is None:
-            return
+        entry, analysis = found
         await _lock_media(session, analysis.customer_media_id)
         current = await analyses_queries.latest_of_media(
             session, analysis.customer_media_id, status=AnalysisStatus.FINISHED

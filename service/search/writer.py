@@ -17,7 +17,6 @@ from service.search.extraction import CoreExtractor, DetectionRow, MediaFacts, R
 from service.search.models import (
     SearchDetection,
     SearchFace,
-    SearchLabel,
     SearchMedia,
     SearchOccurrence,
     SearchSpeech,
@@ -38,11 +37,23 @@ _SPEECH_TERMS = text(
     """
 )
 
-# Concurrent indexers may add the same label: the loser's insert is a no-op, then both read it.
-_NEW_LABELS = text(
-    "INSERT INTO search_labels (label) SELECT unnest(CAST(:labels AS text[])) "
-    "ON CONFLICT (label) DO NOTHING"
+# The labels' ids, adding the new ones, in one statement: those inserted come from RETURNING,
+# the others from the table as the statement found it. A label another indexer adds at the
+# same moment is in neither (our insert waits for theirs and skips it; our snapshot predates
+# it): it is read again by _LABEL_IDS, a statement of its own with a fresh snapshot.
+_ADD_LABELS = text(
+    """
+    WITH added AS (
+        INSERT INTO search_labels (label) SELECT unnest(CAST(:labels AS text[]))
+        ON CONFLICT (label) DO NOTHING
+        RETURNING label, id
+    )
+    SELECT label, id FROM added
+    UNION ALL
+    SELECT label, id FROM search_labels WHERE label = ANY(CAST(:labels AS text[]))
+    """
 )
+_LABEL_IDS = text("SELECT label, id FROM search_labels WHERE label = ANY(CAST(:labels AS text[]))")
 
 
 @dataclass(frozen=True)
@@ -107,11 +118,12 @@ class _Batches:
         missing = sorted(label for label in labels if label not in self.labels)
         if not missing:
             return
-        await self.session.execute(_NEW_LABELS, {"labels": missing})
-        found = await self.session.execute(
-            select(SearchLabel.label, SearchLabel.id).where(SearchLabel.label.in_(missing))
-        )
+        found = await self.session.execute(_ADD_LABELS, {"labels": missing})
         self.labels.update(dict(found.all()))
+        raced = [label for label in missing if label not in self.labels]
+        if raced:
+            found = await self.session.execute(_LABEL_IDS, {"labels": raced})
+            self.labels.update(dict(found.all()))
 
 
 def _in_vocabulary(label: str) -> bool:

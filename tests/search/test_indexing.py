@@ -3,14 +3,17 @@ delete, rebuild, failures retried."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+import psycopg
+from sqlalchemy import delete, event, func, select, text, update
+from sqlalchemy.engine import make_url
 
 from service.analyses.models import Analysis
 from service.analyses.states import AnalysisStatus
-from service.db import SessionMaker
+from service.db import SessionMaker, make_engine, make_sessionmaker
 from service.emulator.metadata import GalleryFace
 from service.search.indexing import index_analysis, index_backlog, reindex_media
 from service.search.models import (
@@ -22,6 +25,7 @@ from service.search.models import (
     SearchSpeech,
     SearchSpeechTerm,
 )
+from service.search.writer import _Batches
 from tests.search.search_support import drain_backlog, dumps, emulated_core, real_example
 from tests.support.factories import insert_analysis, insert_finished_analysis
 
@@ -287,3 +291,45 @@ async def test_text_postgres_cannot_store_is_replaced_not_a_failed_index(
     assert detection.tags == ["sea\ufffd"]
     assert "Ada\ufffd Lovelace" in face_names
     assert "the keeper\ufffd waved" in spoken
+
+
+async def test_a_label_another_indexer_adds_meanwhile_gets_its_id(
+    sessionmaker: SessionMaker, database_url: str
+) -> None:
+    """Two indexers adding the same new label: the one that waits for the other's insert still
+    links its detections to the label (read again, after the statement that missed it)."""
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    async with await psycopg.AsyncConnection.connect(dsn) as other:
+        await other.execute("INSERT INTO search_labels (label) VALUES ('lighthouse'), ('keeper')")
+        async with sessionmaker() as session, session.begin():
+            batches = _Batches(session, uuid.uuid4())
+            adding = asyncio.create_task(batches._labels({"lighthouse", "keeper", "wave"}))
+            await asyncio.sleep(0.3)
+            assert not adding.done()  # waiting for the other indexer's insert
+            await other.commit()
+            await adding
+        cursor = await other.execute("SELECT label, id FROM search_labels")
+        assert batches.labels == dict(await cursor.fetchall())
+    assert set(batches.labels) == {"lighthouse", "keeper", "wave"}
+
+
+async def test_the_backlog_is_read_without_a_transaction(database_url: str) -> None:
+    """The worker reads the backlog after every fetch of results: one statement in autocommit
+    (no BEGIN and ROLLBACK around it) when nothing is due."""
+    engine = make_engine(database_url, max_connections=1)  # one connection: the same again
+    sessionmaker = make_sessionmaker(engine)
+    seen: list[tuple[str, bool]] = []
+
+    def statement(conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        seen.append((sql.split()[0], bool(conn.connection.driver_connection.autocommit)))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    try:
+        assert await index_backlog(sessionmaker) == 0
+        # ... and the connection goes back to the pool as it came: for transactions.
+        async with sessionmaker() as session, session.begin():
+            await session.execute(text("SELECT 1"))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", statement)
+        await engine.dispose()
+    assert seen == [("SELECT", True), ("SELECT", False)]
