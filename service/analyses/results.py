@@ -118,6 +118,8 @@ class Spool:
     #: that the record is written whole, before its chunks, with no update after them.
     digest: hashlib._Hash = field(default_factory=hashlib.sha256)
     head: bytes = b""
+    #: shows_speech's answer, once known (it is asked once per transcript type).
+    _speech: bool | None = field(default=None, init=False, repr=False)
 
     async def fill(self, content: AsyncIterable[bytes]) -> None:
         """Write the whole stream into the spool."""
@@ -136,7 +138,12 @@ class Spool:
 
     def shows_speech(self) -> bool:
         """True if this core metadata has `audio.speech` detections (read streamed: a core
-        document can be tens of MB)."""
+        document can be tens of MB; once per spool, however often it is asked)."""
+        if self._speech is None:
+            self._speech = self._find_speech()
+        return self._speech
+
+    def _find_speech(self) -> bool:
         self.file.seek(0)
         try:
             for prefix, event, value in ijson.parse(self.file):

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import ijson
+import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -125,3 +127,25 @@ async def test_small_results_share_one_insert_and_large_ones_take_one_per_chunk(
     # The records in one; core's three chunks in three (a MiB each at most in memory), and
     # the last of them carries the SRT and the empty VTT with it.
     assert inserts == ["INSERT INTO stored_results"] + ["INSERT INTO result_chunks"] * 3
+
+
+async def test_a_core_is_read_for_speech_once_however_often_it_is_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """fetch_results asks once per transcript type (four by default); a core of tens of MB is
+    parsed once."""
+    parsed = 0
+    parse = ijson.parse
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal parsed
+        parsed += 1
+        return parse(*args, **kwargs)
+
+    monkeypatch.setattr(ijson, "parse", counted)
+    speaking, silent = Spool("core", "application/json"), Spool("core", "application/json")
+    await speaking.fill(_pieces(b'{"detections": {"1": {"t": "audio.speech"}}}'))
+    await silent.fill(_pieces(b'{"detections": {"1": {"t": "visual.context"}}}'))
+    assert [speaking.shows_speech() for _ in range(4)] == [True] * 4
+    assert [silent.shows_speech() for _ in range(4)] == [False] * 4
+    assert parsed == 2
