@@ -83,7 +83,7 @@ async def reindex_media(sessionmaker: SessionMaker, customer_media_id: str) -> I
         if current is None:
             await _drop_media(session, customer_media_id)
             raise NotIndexable(f"media {customer_media_id!r} has no finished analysis")
-        stats = await write_index(session, sessionmaker, current)
+        stats = await write_index(session, current)
         await session.execute(
             delete(SearchBacklog).where(SearchBacklog.analysis_id.in_(_analyses_of(current)))
         )
@@ -128,7 +128,7 @@ async def _index_queued(sessionmaker: SessionMaker, analysis_id: uuid.UUID) -> N
             if await session.get(SearchMedia, current.id) is None:
                 await _enqueue(session, current.id)
         else:
-            stats = await write_index(session, sessionmaker, analysis)
+            stats = await write_index(session, analysis)
             log.info(
                 "indexed analysis %s (%s): %d detections, %d occurrences, %d speech "
                 "segments in %.2fs",

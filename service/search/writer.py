@@ -4,15 +4,17 @@ chunk by chunk: memory stays at one chunk plus one batch of rows, whatever the d
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.models import Analysis, StoredResult
-from service.analyses.results import STORED, ResultBody, stream_result
-from service.db import SessionMaker, table_of
+from service.analyses.results import STORED, ResultBody
+from service.db import table_of
 from service.search.extraction import CoreExtractor, DetectionRow, MediaFacts, Rows, SpeechRow
 from service.search.models import (
     SearchDetection,
@@ -22,6 +24,8 @@ from service.search.models import (
     SearchSpeech,
 )
 from service.search.subtitles import SrtReader
+
+log = logging.getLogger(__name__)
 
 #: Rows written per INSERT round trip.
 BATCH_ROWS = 2000
@@ -130,9 +134,7 @@ def _in_vocabulary(label: str) -> bool:
     return len(label) <= MAX_VOCABULARY_LABEL
 
 
-async def write_index(
-    session: AsyncSession, sessionmaker: SessionMaker, analysis: Analysis
-) -> IndexStats:
+async def write_index(session: AsyncSession, analysis: Analysis) -> IndexStats:
     """Replace the media's index with this analysis's rows (the caller commits)."""
     started = time.perf_counter()
     await session.execute(
@@ -152,7 +154,7 @@ async def write_index(
     facts = MediaFacts(None, None, None, None)
     extractor = CoreExtractor()
     if "core" in stored:
-        async for chunk in stream_result(sessionmaker, stored["core"]):
+        async for chunk in _chunks(session, stored["core"]):
             extractor.feed(chunk)
             if len(extractor.rows) >= BATCH_ROWS:
                 await batches.write(extractor.rows)
@@ -160,7 +162,7 @@ async def write_index(
         await batches.write(extractor.rows)
     speech_source = "core" if extractor.speech_seen else None
     if not extractor.speech_seen and SRT in stored:
-        speech_source = SRT if await _write_srt(sessionmaker, stored[SRT], batches) else None
+        speech_source = SRT if await _write_srt(session, stored[SRT], batches) else None
     if batches.speech_written:
         await session.execute(_SPEECH_TERMS, {"analysis_id": analysis.id})
     await session.execute(
@@ -185,10 +187,10 @@ async def write_index(
     )
 
 
-async def _write_srt(sessionmaker: SessionMaker, body: ResultBody, batches: _Batches) -> bool:
+async def _write_srt(session: AsyncSession, body: ResultBody, batches: _Batches) -> bool:
     reader = SrtReader()
     written = False
-    async for chunk in stream_result(sessionmaker, body):
+    async for chunk in _chunks(session, body):
         reader.feed(chunk)
         if len(reader.segments) >= BATCH_ROWS:
             written = True
@@ -197,6 +199,49 @@ async def _write_srt(sessionmaker: SessionMaker, body: ResultBody, batches: _Bat
     written = written or bool(reader.segments)
     await batches.write(Rows(speech=reader.segments))
     return written
+
+
+#: Chunks read per query: few round trips, little memory.
+READ_BATCH_CHUNKS = 4
+_CHUNKS_SQL = (
+    "SELECT data FROM result_chunks WHERE analysis_id = %s AND result_type = %s"
+    " AND seq >= %s AND seq < %s ORDER BY seq"
+)
+
+
+async def _chunks(session: AsyncSession, body: ResultBody) -> AsyncIterator[bytes]:
+    """A stored result's bytes, a few chunks per query, read in the index's own transaction.
+
+    Not results.stream_result, which serves a client: it takes a pooled connection and a
+    transaction for each batch (three round trips where one does), so that no connection waits
+    on a slow client; the indexer holds its transaction anyway. As there, psycopg's binary
+    format brings bytea as is (the text format would double it as hex), and reading stops at
+    the recorded size (a shorter result is logged and read as far as it goes, as there)."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None
+    read = 0
+    seq = 0
+    while read < body.size_bytes:
+        async with driver.cursor(binary=True) as cursor:
+            await cursor.execute(
+                _CHUNKS_SQL,
+                (body.analysis_id, body.result_type, seq, seq + READ_BATCH_CHUNKS),
+            )
+            batch = [row[0] for row in await cursor.fetchall()]
+        if not batch:
+            log.error(
+                "stored %s of analysis %s ends at %d of its %d bytes",
+                body.result_type,
+                body.analysis_id,
+                read,
+                body.size_bytes,
+            )
+            return
+        for data in batch:
+            yield data
+            read += len(data)
+        seq += len(batch)
 
 
 async def _stored_results(session: AsyncSession, analysis: Analysis) -> dict[str, ResultBody]:

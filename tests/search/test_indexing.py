@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
 from sqlalchemy import delete, event, func, select, text, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.analyses.models import Analysis
+from service.analyses.results import CHUNK_BYTES, store_result
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker, make_engine, make_sessionmaker
 from service.emulator.metadata import GalleryFace
@@ -333,3 +336,38 @@ async def test_the_backlog_is_read_without_a_transaction(database_url: str) -> N
         event.remove(engine.sync_engine, "before_cursor_execute", statement)
         await engine.dispose()
     assert seen == [("SELECT", True), ("SELECT", False)]
+
+
+async def test_an_analysis_is_indexed_in_one_transaction_on_one_connection(
+    sessionmaker: SessionMaker, engine: AsyncEngine
+) -> None:
+    """Its stored core (here six chunks) and SRT are read in the index's own transaction, not
+    on a pooled connection and in a transaction per few chunks as a client's download is."""
+    doc = emulated_core("job-one")
+    silent = {k: v for k, v in doc["detections"].items() if v["t"] != "audio.speech"}
+    core = dumps({**doc, "detections": silent})
+    core += b" " * (CHUNK_BYTES * 5)  # JSON allows whitespace after the value
+    srt = b"1\n00:00:01,000 --> 00:00:03,500\nThe lighthouse keeper waved\n\n"
+    analysis = await insert_finished_analysis(sessionmaker, results={"speech_to_text_srt": srt})
+    async with sessionmaker() as session, session.begin():
+        await store_result(
+            session, analysis.id, "core", _pieces(core), content_type="application/json"
+        )
+    begun: list[object] = []
+
+    def begin(conn: Any) -> None:
+        begun.append(conn)
+
+    event.listen(engine.sync_engine, "begin", begin)
+    try:
+        await index_analysis(sessionmaker, analysis.id)
+    finally:
+        event.remove(engine.sync_engine, "begin", begin)
+    assert len(begun) == 1
+    assert await count(sessionmaker, SearchDetection, analysis.id) == len(silent)
+    assert await count(sessionmaker, SearchSpeech, analysis.id) == 1  # the SRT's one cue
+
+
+async def _pieces(data: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), 300_000):
+        yield data[start : start + 300_000]
