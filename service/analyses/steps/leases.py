@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import Integer, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.lifecycle import Lifecycle
@@ -180,24 +180,27 @@ async def submitting_media(session: AsyncSession) -> set[str]:
     )
 
 
+#: Analyses in a worked state whose next step is due and whose lease is free, oldest due first,
+#: locked; now() comes with the rows (the clock of the leases), not in a query of its own.
+#: Built once: it runs in every round of every worker.
+_DUE = (
+    select(Analysis, func.now())
+    .where(not_terminal(), Analysis.status.in_(WORKED))
+    .where(Analysis.next_attempt_at <= func.now())
+    .where(or_(Analysis.claimed_until.is_(None), Analysis.claimed_until < func.now()))
+    .order_by(Analysis.next_attempt_at)
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+
+
 async def claim_due(
     session: AsyncSession, *, worker: str, lease_s: float, limit: int
 ) -> list[tuple[Claim, Analysis]]:
     """Claim analyses in a worked state whose next step is due and whose lease is free."""
     if limit <= 0:
         return []
-    # now() comes with the rows (the clock of the leases), not in a query of its own.
-    rows = (
-        await session.execute(
-            select(Analysis, func.now())
-            .where(not_terminal(), Analysis.status.in_(WORKED))
-            .where(Analysis.next_attempt_at <= func.now())
-            .where(or_(Analysis.claimed_until.is_(None), Analysis.claimed_until < func.now()))
-            .order_by(Analysis.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
+    rows = (await session.execute(_DUE, {"limit": limit})).all()
     claimed = []
     for analysis, now in rows:
         claim = Claim(analysis.id, _token(worker), now)
@@ -220,6 +223,17 @@ def _lease(analysis: Analysis, claim: Claim, now: datetime, lease_s: float) -> N
     analysis.claimed_until = now + timedelta(seconds=lease_s)
 
 
+#: The claimed analysis under a row lock, with now(): the step records its outcome at this
+#: time. Built once: every step records through it.
+_CLAIMED = (
+    select(Analysis, func.now())
+    .where(Analysis.id == bindparam("analysis_id"), Analysis.claimed_by == bindparam("token"))
+    .where(not_terminal())
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 async def lock_claimed(session: AsyncSession, claim: Claim) -> Analysis | None:
     """The claimed analysis under a row lock, if the claim still holds; else None.
 
@@ -227,13 +241,7 @@ async def lock_claimed(session: AsyncSession, claim: Claim) -> Analysis | None:
     over (or whose analysis was canceled or deleted meanwhile) records nothing.
     """
     row = (
-        await session.execute(
-            select(Analysis, func.now())  # the step records its outcome at this time
-            .where(Analysis.id == claim.analysis_id, Analysis.claimed_by == claim.token)
-            .where(not_terminal())
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+        await session.execute(_CLAIMED, {"analysis_id": claim.analysis_id, "token": claim.token})
     ).one_or_none()
     if row is None:
         return None

@@ -41,10 +41,14 @@ _DOWNLOAD_DUE = (
 )
 
 
+#: Built once: it runs at most wake-ups of a busy worker.
+_ANY_DOWNLOAD_DUE = select(exists().where(*_DOWNLOAD_DUE))
+
+
 async def downloads_due(session: AsyncSession) -> bool:
     """Whether claim_downloads would find a download to claim (a read without locks: for a
     worker whose step slots are all taken, in autocommit, before it opens a transaction)."""
-    return bool(await session.scalar(select(exists().where(*_DOWNLOAD_DUE))))
+    return bool(await session.scalar(_ANY_DOWNLOAD_DUE))
 
 
 async def claim_downloads(
