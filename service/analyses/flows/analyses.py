@@ -25,6 +25,7 @@ from service.analyses.schemas import (
 from service.analyses.sources import UnsafeSourceUrl, check_source_url
 from service.analyses.states import AnalysisStatus
 from service.analyses.steps.leases import notify_due
+from service.db import Reader
 from service.errors import BadRequest, NotFound, Unprocessable
 from service.faces.flows.galleries import gallery_for_analysis
 from service.settings import Settings
@@ -135,9 +136,16 @@ async def find_analysis(
     return analysis
 
 
-async def get_analysis(session: AsyncSession, analysis_id: uuid.UUID) -> AnalysisView:
-    """One analysis resource (one query)."""
-    found = await queries.analysis_with_results(session, analysis_id)
+async def analysis_view(session: AsyncSession, analysis_id: uuid.UUID) -> AnalysisView:
+    """One analysis resource read in the session's transaction (for pages that read more)."""
+    analysis = await find_analysis(session, analysis_id)
+    results = await queries.results_of(session, [analysis.id])
+    return AnalysisView.build(analysis, results.get(analysis.id, []), now=utcnow())
+
+
+async def get_analysis(reader: Reader, analysis_id: uuid.UUID) -> AnalysisView:
+    """One analysis resource (one statement)."""
+    found = await queries.analysis_with_results(reader, analysis_id)
     if found is None:
         raise NotFound(f"no analysis with id {analysis_id}")
     return AnalysisView.build(*found, now=utcnow())
