@@ -150,3 +150,27 @@ async def test_connections_opened_for_a_burst_are_kept_for_the_next_one(app: Fas
     await burst()
     assert len(opened) == 16
     assert engine.sync_engine.pool.checkedin() == 16
+
+
+@pytest.mark.parametrize("with_key", [False, True], ids=["no-key", "idempotency-key"])
+async def test_creating_an_analysis_sends_only_what_it_needs(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, with_key: bool
+) -> None:
+    """Two INSERTs and the NOTIFY; a savepoint only around a race that can be lost (the
+    idempotency key); no SELECT to read back what the INSERT already returned."""
+    body = {"customer_media_id": "media-rt", "video_url": "https://media.example/v.mp4"}
+    headers = {"Idempotency-Key": "key-1"} if with_key else {}
+    warm_up = await client.post("/v1/analyses", json={**body, "customer_media_id": "other"})
+    assert warm_up.status_code == 202  # the first may open the connection (SQLAlchemy's set-up)
+    with statements_of(monkeypatch) as seen:
+        created = await client.post("/v1/analyses", json=body, headers=headers)
+    assert created.status_code == 202, created.text
+    expected = ["INSERT", "INSERT", "NOTIFY"]
+    if with_key:
+        expected = ["SELECT", "SAVEPOINT", "INSERT", "INSERT", "RELEASE", "NOTIFY"]
+    assert [s.statement for s in seen] == expected
+    assert all(s.transaction == TransactionStatus.INTRANS for s in seen)
+    view = created.json()
+    assert view["created_at"] == view["updated_at"]
+    shown = await client.get(created.headers["location"])
+    assert shown.json() == {**view, "overdue": shown.json()["overdue"]}
