@@ -21,6 +21,11 @@ to discard shows as a pid gone and a new one opened.
 `--baseline-ref REF` also serves the same downloads from the code of a git ref (its
 connections named apart in pg_stat_activity), alternated with ours.
 
+Storage: the chunks' TOAST compression (`pg_column_compression`) and their size on disk. The
+migration picks lz4 where the server has it; `--chunk-compression pglz|lz4` overrides that
+before the document is stored, to compare both on one server (`--database-url` of a fresh,
+throwaway database: the bench alters its table).
+
     .venv/bin/python bench/serve_large_result.py --size-mb 100 --rounds 5 --baseline-ref ffc0185
 """
 
@@ -52,6 +57,7 @@ from http_round_trips import (
     our_api,
     source_tree,
 )
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from service.analyses.models import Analysis
@@ -156,6 +162,44 @@ def named(database_url: str, application_name: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def _libpq(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def set_compression(database_url: str, method: str) -> None:
+    """Compress the chunks stored from now on with `method` (pglz or lz4), whatever the
+    migration chose for this server: both on one server, for a comparison."""
+    with psycopg.connect(_libpq(database_url), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER TABLE result_chunks ALTER COLUMN data SET COMPRESSION {}").format(
+                sql.Identifier(method)
+            )
+        )
+
+
+def stored_size(database_url: str) -> dict[str, Any]:
+    """How the bench's result is stored: its chunks' compression and size on disk."""
+    with psycopg.connect(_libpq(database_url), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT string_agg(DISTINCT pg_column_compression(c.data), ','),"
+            " sum(octet_length(c.data)), sum(pg_column_size(c.data)),"
+            " pg_total_relation_size('result_chunks'), current_setting('server_version')"
+            " FROM result_chunks c JOIN analyses a ON a.id = c.analysis_id"
+            " WHERE a.customer_media_id = %s",
+            (MEDIA_ID,),
+        ).fetchone()
+    assert row is not None
+    compression, raw, stored, table, version = row
+    return {
+        "server_version": version,
+        "compression": compression,
+        "bytes": int(raw),
+        "stored_bytes": int(stored),
+        "ratio": round(int(raw) / int(stored), 2),
+        "result_chunks_total_relation_bytes": int(table),
+    }
+
+
 def backends(database_url: str) -> dict[str, set[int]]:
     """The pids of each API's connections (by application_name)."""
     libpq = make_url(database_url).set(drivername="postgresql")
@@ -178,7 +222,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         sha256 = hashlib.sha256(document.read_bytes()).hexdigest()
         async with database(root, args.database_url) as database_url:
             await upgrade_to_head_async(database_url)
+            if args.chunk_compression != "as-migrated":
+                await asyncio.to_thread(set_compression, database_url, args.chunk_compression)
             await store(database_url, document)
+            storage = await asyncio.to_thread(stored_size, database_url)
             async with contextlib.AsyncExitStack() as stack:
                 api = await stack.enter_async_context(our_api(database_url, args.log_level))
                 bare = await stack.enter_async_context(bare_app(stream_file=document))
@@ -192,8 +239,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 }
                 if args.baseline_ref:  # the same downloads from the code of the ref
                     tree = source_tree(args.baseline_ref, root)
+                    # /healthz: the ref's /readyz refuses a database migrated further than
+                    # it knows (0008 only changed the chunks' compression).
                     old = await stack.enter_async_context(
-                        our_api(named(database_url, BASELINE_NAME), args.log_level, tree)
+                        our_api(
+                            named(database_url, BASELINE_NAME), args.log_level, tree, "/healthz"
+                        )
                     )
                     ref = f" @{args.baseline_ref}"
                     variants[f"identity{ref}"] = (old, old.url + path, variants["identity"][2])
@@ -211,7 +262,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                         print(json.dumps({"variant": name, **run}), file=sys.stderr, flush=True)
                 await asyncio.sleep(0.5)  # a discarded connection is closed after the answer
                 after = await asyncio.to_thread(backends, database_url)
-    return report(runs, size, before, after, args)
+    return {**report(runs, size, before, after, args), "storage": storage}
 
 
 def report(
@@ -266,6 +317,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of our API")
     parser.add_argument("--database-url", help="an existing database (default: embedded)")
+    parser.add_argument(
+        "--chunk-compression",
+        choices=["as-migrated", "pglz", "lz4"],
+        default="as-migrated",
+        help="compress the stored chunks with this method instead of the migration's choice",
+    )
     parser.add_argument(
         "--baseline-ref", help="also download from the code of this git ref (e.g. main)"
     )
