@@ -201,11 +201,13 @@ def stored_size(database_url: str) -> dict[str, Any]:
 
 
 def backends(database_url: str) -> dict[str, set[int]]:
-    """The pids of each API's connections (by application_name)."""
+    """The pids of each API's connections (by application_name, on this database: a shared
+    server may have other services of the same name)."""
     libpq = make_url(database_url).set(drivername="postgresql")
     with psycopg.connect(libpq.render_as_string(hide_password=False), autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT application_name, pid FROM pg_stat_activity WHERE application_name IN (%s, %s)",
+            "SELECT application_name, pid FROM pg_stat_activity"
+            " WHERE application_name IN (%s, %s) AND datname = current_database()",
             (APPLICATION_NAME, BASELINE_NAME),
         ).fetchall()
     found: dict[str, set[int]] = {APPLICATION_NAME: set(), BASELINE_NAME: set()}
