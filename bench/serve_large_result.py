@@ -13,7 +13,9 @@ that gzip meets realistic metadata, not repeats in its window), stores it as the
 
 Each download is one `curl` (a new connection, the body to /dev/null), alternating bare,
 identity and gzip for `--rounds` rounds; medians are reported with the rate ratio against
-bare. The bytes are checked once beforehand (sha256 of identity, of gzip decompressed).
+bare, and the CPU seconds of each download spent by the API process (`server_cpu_s`) and by
+its Postgres backends (`postgres_cpu_s`, from /proc: a local server). The bytes are checked
+once beforehand (sha256 of identity, of gzip decompressed).
 Connections: the backend pids of the API's connections (pg_stat_activity, by
 application_name) after a first download and after all of them: a connection the pool had
 to discard shows as a pid gone and a new one opened.
@@ -200,6 +202,15 @@ def stored_size(database_url: str) -> dict[str, Any]:
     }
 
 
+def backends_cpu(pids: set[int]) -> float:
+    """CPU seconds so far of these Postgres backends (a local server: /proc)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError):  # a connection closed meanwhile
+            total += cpu_seconds(pid)
+    return total
+
+
 def backends(database_url: str) -> dict[str, set[int]]:
     """The pids of each API's connections (by application_name, on this database: a shared
     server may have other services of the same name)."""
@@ -257,9 +268,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
                 for _ in range(args.rounds):
                     for name, (server, url, headers) in variants.items():
+                        # The Postgres backends of the API serving it (none for bare).
+                        pids = before[BASELINE_NAME if "@" in name else APPLICATION_NAME]
+                        postgres = backends_cpu(pids) if name != "bare" else 0.0
                         cpu = cpu_seconds(server.pid)
                         run = await curl(url, *headers)
                         run["server_cpu_s"] = cpu_seconds(server.pid) - cpu
+                        if name != "bare":
+                            run["postgres_cpu_s"] = backends_cpu(pids) - postgres
                         runs[name].append(run)
                         print(json.dumps({"variant": name, **run}), file=sys.stderr, flush=True)
                 await asyncio.sleep(0.5)  # a discarded connection is closed after the answer
@@ -283,6 +299,9 @@ def report(
             "rate_vs_bare": round(seconds["bare"] / seconds[name], 3),
             "bytes_sent": results[0]["bytes"],
             "server_cpu_s": round(statistics.median(r["server_cpu_s"] for r in results), 3),
+            "postgres_cpu_s": round(
+                statistics.median(r.get("postgres_cpu_s", 0.0) for r in results), 3
+            ),
         }
         for name, results in runs.items()
     }
