@@ -291,12 +291,20 @@ def report(
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     seconds = {name: statistics.median(r["s"] for r in results) for name, results in runs.items()}
+
+    def per_round(slower: str, faster: str) -> float:
+        """The median over rounds of one round's ratio: downloads of one round ran seconds
+        apart, so on a shared machine this moves less than a ratio of medians."""
+        pairs = zip(runs[slower], runs[faster], strict=True)
+        return round(statistics.median(a["s"] / b["s"] for a, b in pairs), 3)
+
     rows = {
         name: {
             "median_s": round(seconds[name], 3),
             "all_s": [round(r["s"], 3) for r in results],
             "MB_per_s": round(size / 1e6 / seconds[name]),
             "rate_vs_bare": round(seconds["bare"] / seconds[name], 3),
+            "rate_vs_bare_per_round": per_round("bare", name),
             "bytes_sent": results[0]["bytes"],
             "server_cpu_s": round(statistics.median(r["server_cpu_s"] for r in results), 3),
             "postgres_cpu_s": round(
@@ -309,12 +317,14 @@ def report(
         old = f"{name} @{args.baseline_ref}"
         if old in seconds:
             row["speed_vs_ref"] = round(seconds[old] / seconds[name], 2)
+            row["speed_vs_ref_per_round"] = per_round(old, name)
     return {
         "size_bytes": size,
         "rounds": args.rounds,
         "downloads": rows,
         "goal_identity_rate_vs_bare": {
             "ratio": rows["identity"]["rate_vs_bare"],
+            "per_round": rows["identity"]["rate_vs_bare_per_round"],
             "met": rows["identity"]["rate_vs_bare"] >= 0.30,
         },
         # The API's connections after the warm-up downloads and after all the others: a
