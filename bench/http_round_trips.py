@@ -210,14 +210,16 @@ def service_env(database_url: str, log_level: str) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def our_api(
-    database_url: str, log_level: str, tree: Path = REPO_ROOT
+    database_url: str, log_level: str, tree: Path = REPO_ROOT, ready_path: str = "/readyz"
 ) -> AsyncIterator[Server]:
-    """`valossa-ingest serve` (one process) of the source tree `tree`."""
+    """`valossa-ingest serve` (one process) of the source tree `tree`, once `ready_path`
+    answers 200 (`/healthz` for code that expects an older migration head than the
+    database's: its `/readyz` says 503)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port)]
     env = service_env(database_url, log_level)
-    async with process(command, env, f"{url}/readyz", cwd=tree) as pid:
+    async with process(command, env, f"{url}{ready_path}", cwd=tree) as pid:
         yield Server(url, pid)
 
 

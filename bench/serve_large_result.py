@@ -13,13 +13,20 @@ that gzip meets realistic metadata, not repeats in its window), stores it as the
 
 Each download is one `curl` (a new connection, the body to /dev/null), alternating bare,
 identity and gzip for `--rounds` rounds; medians are reported with the rate ratio against
-bare. The bytes are checked once beforehand (sha256 of identity, of gzip decompressed).
+bare, and the CPU seconds of each download spent by the API process (`server_cpu_s`) and by
+its Postgres backends (`postgres_cpu_s`, from /proc: a local server). The bytes are checked
+once beforehand (sha256 of identity, of gzip decompressed).
 Connections: the backend pids of the API's connections (pg_stat_activity, by
 application_name) after a first download and after all of them: a connection the pool had
 to discard shows as a pid gone and a new one opened.
 
 `--baseline-ref REF` also serves the same downloads from the code of a git ref (its
 connections named apart in pg_stat_activity), alternated with ours.
+
+Storage: the chunks' TOAST compression (`pg_column_compression`) and their size on disk. The
+migration picks lz4 where the server has it; `--chunk-compression pglz|lz4` overrides that
+before the document is stored, to compare both on one server (`--database-url` of a fresh,
+throwaway database: the bench alters its table).
 
     .venv/bin/python bench/serve_large_result.py --size-mb 100 --rounds 5 --baseline-ref ffc0185
 """
@@ -52,6 +59,7 @@ from http_round_trips import (
     our_api,
     source_tree,
 )
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from service.analyses.models import Analysis
@@ -156,12 +164,61 @@ def named(database_url: str, application_name: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def _libpq(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def set_compression(database_url: str, method: str) -> None:
+    """Compress the chunks stored from now on with `method` (pglz or lz4), whatever the
+    migration chose for this server: both on one server, for a comparison."""
+    with psycopg.connect(_libpq(database_url), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("ALTER TABLE result_chunks ALTER COLUMN data SET COMPRESSION {}").format(
+                sql.Identifier(method)
+            )
+        )
+
+
+def stored_size(database_url: str) -> dict[str, Any]:
+    """How the bench's result is stored: its chunks' compression and size on disk."""
+    with psycopg.connect(_libpq(database_url), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT string_agg(DISTINCT pg_column_compression(c.data), ','),"
+            " sum(octet_length(c.data)), sum(pg_column_size(c.data)),"
+            " pg_total_relation_size('result_chunks'), current_setting('server_version')"
+            " FROM result_chunks c JOIN analyses a ON a.id = c.analysis_id"
+            " WHERE a.customer_media_id = %s",
+            (MEDIA_ID,),
+        ).fetchone()
+    assert row is not None
+    compression, raw, stored, table, version = row
+    return {
+        "server_version": version,
+        "compression": compression,
+        "bytes": int(raw),
+        "stored_bytes": int(stored),
+        "ratio": round(int(raw) / int(stored), 2),
+        "result_chunks_total_relation_bytes": int(table),
+    }
+
+
+def backends_cpu(pids: set[int]) -> float:
+    """CPU seconds so far of these Postgres backends (a local server: /proc)."""
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(FileNotFoundError):  # a connection closed meanwhile
+            total += cpu_seconds(pid)
+    return total
+
+
 def backends(database_url: str) -> dict[str, set[int]]:
-    """The pids of each API's connections (by application_name)."""
+    """The pids of each API's connections (by application_name, on this database: a shared
+    server may have other services of the same name)."""
     libpq = make_url(database_url).set(drivername="postgresql")
     with psycopg.connect(libpq.render_as_string(hide_password=False), autocommit=True) as conn:
         rows = conn.execute(
-            "SELECT application_name, pid FROM pg_stat_activity WHERE application_name IN (%s, %s)",
+            "SELECT application_name, pid FROM pg_stat_activity"
+            " WHERE application_name IN (%s, %s) AND datname = current_database()",
             (APPLICATION_NAME, BASELINE_NAME),
         ).fetchall()
     found: dict[str, set[int]] = {APPLICATION_NAME: set(), BASELINE_NAME: set()}
@@ -178,7 +235,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         sha256 = hashlib.sha256(document.read_bytes()).hexdigest()
         async with database(root, args.database_url) as database_url:
             await upgrade_to_head_async(database_url)
+            if args.chunk_compression != "as-migrated":
+                await asyncio.to_thread(set_compression, database_url, args.chunk_compression)
             await store(database_url, document)
+            storage = await asyncio.to_thread(stored_size, database_url)
             async with contextlib.AsyncExitStack() as stack:
                 api = await stack.enter_async_context(our_api(database_url, args.log_level))
                 bare = await stack.enter_async_context(bare_app(stream_file=document))
@@ -192,8 +252,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 }
                 if args.baseline_ref:  # the same downloads from the code of the ref
                     tree = source_tree(args.baseline_ref, root)
+                    # /healthz: the ref's /readyz refuses a database migrated further than
+                    # it knows (0008 only changed the chunks' compression).
                     old = await stack.enter_async_context(
-                        our_api(named(database_url, BASELINE_NAME), args.log_level, tree)
+                        our_api(
+                            named(database_url, BASELINE_NAME), args.log_level, tree, "/healthz"
+                        )
                     )
                     ref = f" @{args.baseline_ref}"
                     variants[f"identity{ref}"] = (old, old.url + path, variants["identity"][2])
@@ -204,14 +268,19 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
                 for _ in range(args.rounds):
                     for name, (server, url, headers) in variants.items():
+                        # The Postgres backends of the API serving it (none for bare).
+                        pids = before[BASELINE_NAME if "@" in name else APPLICATION_NAME]
+                        postgres = backends_cpu(pids) if name != "bare" else 0.0
                         cpu = cpu_seconds(server.pid)
                         run = await curl(url, *headers)
                         run["server_cpu_s"] = cpu_seconds(server.pid) - cpu
+                        if name != "bare":
+                            run["postgres_cpu_s"] = backends_cpu(pids) - postgres
                         runs[name].append(run)
                         print(json.dumps({"variant": name, **run}), file=sys.stderr, flush=True)
                 await asyncio.sleep(0.5)  # a discarded connection is closed after the answer
                 after = await asyncio.to_thread(backends, database_url)
-    return report(runs, size, before, after, args)
+    return {**report(runs, size, before, after, args), "storage": storage}
 
 
 def report(
@@ -222,14 +291,25 @@ def report(
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     seconds = {name: statistics.median(r["s"] for r in results) for name, results in runs.items()}
+
+    def per_round(slower: str, faster: str) -> float:
+        """The median over rounds of one round's ratio: downloads of one round ran seconds
+        apart, so on a shared machine this moves less than a ratio of medians."""
+        pairs = zip(runs[slower], runs[faster], strict=True)
+        return round(statistics.median(a["s"] / b["s"] for a, b in pairs), 3)
+
     rows = {
         name: {
             "median_s": round(seconds[name], 3),
             "all_s": [round(r["s"], 3) for r in results],
             "MB_per_s": round(size / 1e6 / seconds[name]),
             "rate_vs_bare": round(seconds["bare"] / seconds[name], 3),
+            "rate_vs_bare_per_round": per_round("bare", name),
             "bytes_sent": results[0]["bytes"],
             "server_cpu_s": round(statistics.median(r["server_cpu_s"] for r in results), 3),
+            "postgres_cpu_s": round(
+                statistics.median(r.get("postgres_cpu_s", 0.0) for r in results), 3
+            ),
         }
         for name, results in runs.items()
     }
@@ -237,12 +317,14 @@ def report(
         old = f"{name} @{args.baseline_ref}"
         if old in seconds:
             row["speed_vs_ref"] = round(seconds[old] / seconds[name], 2)
+            row["speed_vs_ref_per_round"] = per_round(old, name)
     return {
         "size_bytes": size,
         "rounds": args.rounds,
         "downloads": rows,
         "goal_identity_rate_vs_bare": {
             "ratio": rows["identity"]["rate_vs_bare"],
+            "per_round": rows["identity"]["rate_vs_bare_per_round"],
             "met": rows["identity"]["rate_vs_bare"] >= 0.30,
         },
         # The API's connections after the warm-up downloads and after all the others: a
@@ -266,6 +348,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of our API")
     parser.add_argument("--database-url", help="an existing database (default: embedded)")
+    parser.add_argument(
+        "--chunk-compression",
+        choices=["as-migrated", "pglz", "lz4"],
+        default="as-migrated",
+        help="compress the stored chunks with this method instead of the migration's choice",
+    )
     parser.add_argument(
         "--baseline-ref", help="also download from the code of this git ref (e.g. main)"
     )

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.analyses.tokens import CallbackTokens
-from service.db import SessionMaker, make_engine, make_read_sessionmaker, make_sessionmaker
+from service.db import Reader, SessionMaker, make_engine, make_sessionmaker
 from service.migrate import head_revisions
 from service.settings import Settings, SettingsError
 from service.valossa import RetryPolicy, ValossaClient, make_http_client
@@ -28,8 +28,8 @@ class Resources:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: SessionMaker
-    #: Sessions outside a transaction, for requests that read with a single statement.
-    read_sessionmaker: SessionMaker
+    #: One read-only statement outside a transaction, for the hottest reads.
+    reader: Reader
     expected_revisions: set[str]
     valossa: ValossaClient
     #: For our own outbound calls (CMS webhooks, fetching upload sources); not Valossa's pool.
@@ -58,12 +58,13 @@ async def open_resources(
     api_key = settings.valossa_api_key or ""
     secret = settings.callback_signing_secret
     registry = CollectorRegistry()
+    reader = Reader(engine)
     try:
         yield Resources(
             settings=settings,
             engine=engine,
             sessionmaker=make_sessionmaker(engine),
-            read_sessionmaker=make_read_sessionmaker(engine),
+            reader=reader,
             expected_revisions=head_revisions(),
             valossa=ValossaClient(
                 valossa_http,
@@ -79,4 +80,5 @@ async def open_resources(
     finally:
         await valossa_http.aclose()
         await http.aclose()
+        await reader.close()
         await engine.dispose()

@@ -98,7 +98,7 @@ class Worker:
         self, resources: Resources, *, name: str | None = None, concurrency: int = CONCURRENCY
     ) -> None:
         self.ctx = step_context(resources, name or worker_name())
-        self._read_sessionmaker = resources.read_sessionmaker
+        self._reader = resources.reader
         self.concurrency = concurrency
         self._wake = asyncio.Event()
         #: Deliveries have their own wake-up: a written webhook need not wait for a round of
@@ -202,11 +202,10 @@ class Worker:
             self._indexing = asyncio.create_task(index_backlog(self.ctx.sessionmaker))
 
     async def _downloads_due(self) -> bool:
-        """Whether the download pool has room and a download is due (read in autocommit)."""
+        """Whether the download pool has room and a download is due (one read, no transaction)."""
         if self.ctx.settings.source_download_concurrency - len(self._downloads) <= 0:
             return False
-        async with self._read_sessionmaker() as session:
-            return await downloads_due(session)
+        return await downloads_due(self._reader)
 
     async def _sweep(self) -> None:
         ctx = self.ctx

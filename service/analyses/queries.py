@@ -5,15 +5,16 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, String, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from service.analyses.models import Analysis, AnalysisEvent, StoredResult
 from service.analyses.states import AnalysisStatus
+from service.db import Reader
 
 
 async def get_analysis(
@@ -78,78 +79,133 @@ async def page_of_analyses(
     return list(await session.scalars(query))
 
 
+@dataclass(frozen=True, slots=True)
+class AnalysisRecord:
+    """What the resource of an analysis shows, read without the ORM (see `Reader`)."""
+
+    id: uuid.UUID
+    customer_media_id: str
+    status: AnalysisStatus
+    job_id: str | None
+    valossa_status: str | None
+    media_transfer_status: str | None
+    valossa_details: str | None
+    video_url: str | None
+    source_url: str | None
+    title: str | None
+    description: str | None
+    transcript_url: str | None
+    language: str
+    face_gallery_id: str | None
+    result_types: list[str]
+    transfer_done_bytes: int | None
+    transfer_total_bytes: int | None
+    error: str | None
+    deadline_at: datetime | None
+    overdue_since: datetime | None
+    cancel_requested_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRecord:
+    """A stored-result record as an analysis's resource shows it, read without the ORM."""
+
+    analysis_id: uuid.UUID
+    result_type: str
+    state: str
+    content_type: str | None
+    size_bytes: int | None
+    sha256: str | None
+    metadata_format: str | None
+    absent_reason: str | None
+
+
+_ANALYSIS_COLUMNS = [f.name for f in fields(AnalysisRecord)]
+_RESULT_COLUMNS = [f.name for f in fields(ResultRecord)]
+_A = len(_ANALYSIS_COLUMNS)
+
+
+def _analysis_record(row: tuple[Any, ...]) -> AnalysisRecord:
+    values = list(row[:_A])
+    values[2] = AnalysisStatus(values[2])
+    return AnalysisRecord(*values)
+
+
+def _result_records(rows: list[tuple[Any, ...]], first: int) -> list[ResultRecord]:
+    """The result records in the columns from `first` of a left join (none: NULLs)."""
+    return [ResultRecord(*row[first:]) for row in rows if row[first] is not None]
+
+
+def _columns(table: str, names: list[str]) -> str:
+    return ", ".join(f"{table}.{name}" for name in names)
+
+
+_ANALYSIS_WITH_RESULTS_SQL = f"""
+SELECT {_columns("a", _ANALYSIS_COLUMNS)}, {_columns("r", _RESULT_COLUMNS)}
+FROM analyses a LEFT JOIN stored_results r ON r.analysis_id = a.id
+WHERE a.id = %(analysis_id)s
+ORDER BY r.result_type
+"""
+
+
 async def analysis_with_results(
-    session: AsyncSession, analysis_id: uuid.UUID
-) -> tuple[Analysis, list[StoredResult]] | None:
-    """One analysis and its stored-result records, in one query."""
-    rows = (
-        await session.execute(
-            select(Analysis, StoredResult)
-            .outerjoin(StoredResult, StoredResult.analysis_id == Analysis.id)
-            .where(Analysis.id == analysis_id)
-            .order_by(StoredResult.result_type)
-        )
-    ).all()
+    reader: Reader, analysis_id: uuid.UUID
+) -> tuple[AnalysisRecord, list[ResultRecord]] | None:
+    """One analysis and its stored-result records, in one statement."""
+    rows = await reader.rows(_ANALYSIS_WITH_RESULTS_SQL, {"analysis_id": analysis_id})
     if not rows:
         return None
-    return rows[0][0], [record for _, record in rows if record is not None]
+    return _analysis_record(rows[0]), _result_records(rows, _A)
 
 
 @dataclass(frozen=True)
 class MediaState:
-    """What a media's resource is made of, read in one query."""
+    """What a media's resource is made of, read in one statement."""
 
-    latest: Analysis
-    latest_results: list[StoredResult]
+    latest: AnalysisRecord
+    latest_results: list[ResultRecord]
     current_id: uuid.UUID | None
     current_stored_types: set[str]
     analyses_count: int
 
 
-def _media_state_statement() -> Select[Analysis, uuid.UUID | None, int, StoredResult]:
-    """The query of `media_state`, with the media id as the parameter `customer_media_id`."""
-    of_media = Analysis.customer_media_id == bindparam("customer_media_id", type_=String)
-    newest = (Analysis.created_at.desc(), Analysis.id.desc())
-    latest = aliased(
-        Analysis, select(Analysis).where(of_media).order_by(*newest).limit(1).subquery()
-    )
-    current_id = (
-        select(Analysis.id)
-        .where(of_media, Analysis.status == AnalysisStatus.FINISHED)
-        .order_by(*newest)
-        .limit(1)
-        .scalar_subquery()
-    )
-    count = select(func.count()).select_from(Analysis).where(of_media).scalar_subquery()
-    return (
-        select(latest, current_id.label("current_id"), count.label("count"), StoredResult)
-        .outerjoin(
-            StoredResult,
-            or_(StoredResult.analysis_id == latest.id, StoredResult.analysis_id == current_id),
-        )
-        .order_by(StoredResult.result_type)
-    )
+_MEDIA_STATE_SQL = f"""
+WITH latest AS (
+    SELECT * FROM analyses WHERE customer_media_id = %(customer_media_id)s
+    ORDER BY created_at DESC, id DESC LIMIT 1
+), newest_finished AS (
+    SELECT id FROM analyses
+    WHERE customer_media_id = %(customer_media_id)s AND status = 'finished'
+    ORDER BY created_at DESC, id DESC LIMIT 1
+)
+SELECT {_columns("latest", _ANALYSIS_COLUMNS)},
+    (SELECT id FROM newest_finished),
+    (SELECT count(*) FROM analyses WHERE customer_media_id = %(customer_media_id)s),
+    {_columns("r", _RESULT_COLUMNS)}
+FROM latest LEFT JOIN stored_results r
+    ON r.analysis_id = latest.id OR r.analysis_id = (SELECT id FROM newest_finished)
+ORDER BY r.result_type
+"""
 
 
-#: Built once: building it (an aliased subquery of every column) cost more CPU than the rest
-#: of a `GET /v1/media/{id}`; the built statement also keeps its cache key.
-_MEDIA_STATE = _media_state_statement()
-
-
-async def media_state(session: AsyncSession, customer_media_id: str) -> MediaState | None:
+async def media_state(reader: Reader, customer_media_id: str) -> MediaState | None:
     """The media's newest analysis with its results, its newest finished analysis's stored
-    types, and how many analyses it has: one query (None if the media is unknown)."""
-    rows = (await session.execute(_MEDIA_STATE, {"customer_media_id": customer_media_id})).all()
+    types, and how many analyses it has: one statement (None if the media is unknown)."""
+    rows = await reader.rows(_MEDIA_STATE_SQL, {"customer_media_id": customer_media_id})
     if not rows:
         return None
-    analysis, current, analyses_count = rows[0][0], rows[0][1], rows[0][2]
-    records = [row[3] for row in rows if row[3] is not None]
+    latest = _analysis_record(rows[0])
+    current_id, analyses_count = rows[0][_A], rows[0][_A + 1]
+    records = _result_records(rows, _A + 2)
     return MediaState(
-        latest=analysis,
-        latest_results=[r for r in records if r.analysis_id == analysis.id],
-        current_id=current,
+        latest=latest,
+        latest_results=[r for r in records if r.analysis_id == latest.id],
+        current_id=current_id,
         current_stored_types={
-            r.result_type for r in records if r.analysis_id == current and r.state == "stored"
+            r.result_type for r in records if r.analysis_id == current_id and r.state == "stored"
         },
         analyses_count=int(analyses_count),
     )

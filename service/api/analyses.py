@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from pydantic import StringConstraints
 
 from service.analyses.flows import analyses as flows
@@ -13,15 +13,12 @@ from service.analyses.flows import cancel as flows_cancel
 from service.analyses.inputs import MediaId
 from service.analyses.schemas import AnalysisCreate, AnalysisPage, AnalysisView, EventList
 from service.analyses.states import AnalysisStatus
-from service.api.auth import require_cms_token
-from service.api.deps import ReadSessionDep, ResourcesDep, SessionDep
+from service.api.deps import ReaderDep, ResourcesDep, SessionDep
 from service.text import TEXT_RULE
 
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255), TEXT_RULE]
 
-router = APIRouter(
-    prefix="/v1/analyses", tags=["analyses"], dependencies=[Depends(require_cms_token)]
-)
+router = APIRouter(prefix="/v1/analyses", tags=["analyses"])
 
 # Every route also documents the errors of the edge (service/api/openapi.py).
 _PROBLEMS: dict[int | str, dict[str, str]] = {
@@ -84,11 +81,11 @@ async def list_analyses(
 
 
 @router.get("/{analysis_id}", summary="One analysis", responses={404: {}, **_PROBLEMS})
-async def get_analysis(analysis_id: uuid.UUID, session: ReadSessionDep) -> AnalysisView:
+async def get_analysis(analysis_id: uuid.UUID, reader: ReaderDep) -> AnalysisView:
     """The analysis: our status, Valossa's own status, the inputs, and per result type
     whether it is stored (with size and sha256) or absent. `overdue` flags an analysis stuck
     past its deadline."""
-    return await flows.get_analysis(session, analysis_id)
+    return await flows.get_analysis(reader, analysis_id)
 
 
 @router.get(

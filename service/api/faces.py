@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Path, Response, UploadFile, status
+from fastapi import APIRouter, File, Path, Response, UploadFile, status
 from pydantic import StringConstraints
 
-from service.api.auth import CmsTokenDep, require_cms_token
+from service.api.auth import CmsTokenDep
 from service.api.deps import ResourcesDep, SessionDep
 from service.errors import Unprocessable
 from service.faces.flows import faces as face_flows
@@ -32,7 +32,7 @@ from service.text import TEXT_RULE
 #: One training image (at most 8 MiB) and the multipart envelope around it.
 IMAGE_UPLOAD_MAX_BODY = MAX_IMAGE_BYTES + 64 * 1024
 
-router = APIRouter(tags=["face galleries"], dependencies=[Depends(require_cms_token)])
+router = APIRouter(tags=["face galleries"])
 
 _Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_LENGTH), TEXT_RULE]
 GalleryRef = Annotated[_Id, Path(description="A gallery id, or `default` for the default gallery.")]

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from service.api.auth import require_cms_token
 from service.api.deps import SessionDep
 from service.api.media_paths import MediaIdPath
 from service.search import views
 from service.search.schemas import MediaSummary, Timeline
 from service.text import Text
 
-router = APIRouter(prefix="/v1/media", tags=["media"], dependencies=[Depends(require_cms_token)])
+router = APIRouter(prefix="/v1/media", tags=["media"])
 
 _PROBLEMS: dict[int | str, dict[str, str]] = {
     401: {"description": "Missing or invalid bearer token"},

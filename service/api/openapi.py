@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from service.api.auth import CMS_PREFIX
+from service.api.auth import CMS_PREFIX, CMS_SCHEME, CMS_SECURITY_SCHEME
 from service.errors import PROBLEM_JSON, Problem
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -46,6 +46,7 @@ def problem_openapi(app: FastAPI) -> dict[str, Any]:
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     schemas["Problem"] = Problem.model_json_schema()
+    spec["components"].setdefault("securitySchemes", {})[CMS_SCHEME] = CMS_SECURITY_SCHEME
     for path, operations in spec["paths"].items():
         for operation in operations.values():
             _complete(path, operation)
@@ -67,6 +68,8 @@ def _complete(path: str, operation: dict[str, Any]) -> None:
         statuses |= {"400", "408", "413"}
     if path.startswith(CMS_PREFIX):
         statuses.add("401")
+        # Enforced for the whole prefix by the CmsAuthentication middleware, not per route.
+        operation["security"] = [{CMS_SCHEME: []}]
     for status in statuses:
         responses.setdefault(status, {})
     for status, response in responses.items():

@@ -7,14 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import StringConstraints
 
-from service.api.auth import require_cms_token
 from service.api.deps import ResourcesDep, SessionDep
 from service.search import flows
 from service.search.cursor import SearchCursors
 from service.search.schemas import SearchPage
 from service.text import TEXT_RULE, Text
 
-router = APIRouter(prefix="/v1/search", tags=["search"], dependencies=[Depends(require_cms_token)])
+router = APIRouter(prefix="/v1/search", tags=["search"])
 
 Words = Annotated[str, StringConstraints(min_length=1, max_length=200), TEXT_RULE]
 FaceName = Annotated[str, StringConstraints(min_length=1, max_length=1024), TEXT_RULE]

@@ -7,10 +7,10 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 from starlette.requests import ClientDisconnect
 
-from service.api.auth import CmsTokenDep, require_cms_token
+from service.api.auth import CmsTokenDep
 from service.api.deps import ResourcesDep, SessionDep
 from service.api.limits import RouteLimit
 from service.uploads import flows
@@ -18,9 +18,7 @@ from service.uploads.chunks import ChunkInterrupted, receive_chunk
 from service.uploads.flows import MAX_CHUNK_BYTES
 from service.uploads.schemas import ChunkReceipt, UploadCreate, UploadView
 
-router = APIRouter(
-    prefix="/v1/uploads", tags=["uploads"], dependencies=[Depends(require_cms_token)]
-)
+router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 
 #: Chunk bodies pass through in pieces, so their route alone takes chunk-sized bodies; without
 #: a Content-Length it would have to be buffered first, so one is required.

@@ -94,7 +94,7 @@ async def analyses_page(
 async def analysis_page(session: AsyncSession, analysis_id: uuid.UUID) -> dict[str, Any]:
     """One analysis, its history, its stored results, its CMS notifications, and whether the
     media page shows it (only a media's newest finished analysis is indexed)."""
-    view = await analysis_flows.get_analysis(session, analysis_id)
+    view = await analysis_flows.analysis_view(session, analysis_id)
     events = await analysis_flows.analysis_events(session, analysis_id)
     indexed, unindexed_why = None, None
     try:

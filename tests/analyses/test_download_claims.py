@@ -1,10 +1,10 @@
 """A worker whose step slots are all taken still starts due downloads, and finds out that there
-are none with one read in autocommit, without opening a transaction."""
+are none with one read, without opening a transaction."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -12,11 +12,16 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.analyses.lifecycle import utcnow
+from service.analyses.lifecycle import Lifecycle, utcnow
 from service.analyses.states import AnalysisStatus
-from service.analyses.steps.source_claims import downloads_due
-from service.db import SessionMaker
+from service.analyses.steps.source_claims import (
+    ANY_DOWNLOAD_DUE_SQL,
+    claim_downloads,
+    downloads_due,
+)
+from service.db import Reader, SessionMaker
 from service.resources import open_resources
 from service.settings import Settings
 from service.worker import Worker
@@ -59,21 +64,34 @@ FUTURE = utcnow() + timedelta(hours=1)
     ],
 )
 async def test_downloads_due_finds_what_claim_downloads_takes(
-    sessionmaker: SessionMaker, fields: dict[str, Any], due: bool
+    sessionmaker: SessionMaker, engine: AsyncEngine, fields: dict[str, Any], due: bool
 ) -> None:
     await insert_analysis(sessionmaker, **fields)
-    async with sessionmaker() as session:
-        assert await downloads_due(session) is due
+    reader = Reader(engine)
+    try:
+        assert await downloads_due(reader) is due
+    finally:
+        await reader.close()
+    async with sessionmaker() as session, session.begin():
+        claimed = await claim_downloads(
+            session,
+            Lifecycle(actor="w", notify_cms=False),
+            worker="w",
+            max_in_flight=10,
+            lease_s=60,
+            download_deadline=timedelta(hours=1),
+            limit=1,
+        )
+    assert bool(claimed) is due
 
 
 @contextmanager
-def _statements() -> Iterator[list[tuple[str, bool]]]:
-    """Each statement's verb, and whether it ran in autocommit (no BEGIN, no COMMIT)."""
-    seen: list[tuple[str, bool]] = []
+def _statements() -> Iterator[list[str]]:
+    """Statements run through SQLAlchemy (sessions, transactions); the Reader's are not."""
+    seen: list[str] = []
 
-    def statement(conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        driver = conn.connection.driver_connection
-        seen.append((sql.split()[0], bool(driver.autocommit)))
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        seen.append(sql.split()[0])
 
     event.listen(Engine, "before_cursor_execute", statement)
     try:
@@ -83,15 +101,24 @@ def _statements() -> Iterator[list[tuple[str, bool]]]:
 
 
 async def test_a_worker_without_free_slots_reads_once_when_no_download_is_due(
-    settings: Settings,
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with open_resources(settings) as resources:
         await insert_analysis(resources.sessionmaker)  # a submission: not for a full worker
         worker = Worker(resources, name="full", concurrency=0)
         worker._sweep_due = worker._index_due = False  # this round only, not the interval's
+        read: list[str] = []
+        rows = resources.reader.rows
+
+        async def counted(sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+            read.append(sql)
+            return await rows(sql, params)
+
+        monkeypatch.setattr(resources.reader, "rows", counted)
         with _statements() as seen:
             assert await worker.look_for_work() == 0
-    assert seen == [("SELECT", True)]
+    assert seen == []  # no transaction
+    assert read == [ANY_DOWNLOAD_DUE_SQL]
 
 
 async def test_a_worker_without_free_slots_still_starts_a_due_download(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 
 from service.analyses.models import Analysis, AnalysisEvent
 from service.db import SessionMaker
+from service.main import create_app
 from service.settings import Settings
 from tests.support.api import api_client
 
@@ -49,6 +51,30 @@ async def test_requests_without_an_accepted_token_get_401(
         assert response.headers["www-authenticate"] == "Bearer"
         assert "wrong-token" not in response.text
         assert "test-token" not in response.text
+
+
+async def test_every_cms_route_refuses_a_request_without_a_token_and_says_so(
+    app_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    """The middleware guards the whole `/v1/` prefix (no route relies on a dependency of its
+    own), and the OpenAPI document declares the bearer scheme on each of those operations."""
+    app = create_app(settings)
+    spec = app.openapi()
+    operations = [
+        (method.upper(), re.sub(r"\{[^}]+\}", "x", path))
+        for path, methods in spec["paths"].items()
+        if path.startswith("/v1/")
+        for method in methods
+    ]
+    assert len(operations) > 20
+    for method, path in operations:
+        response = await app_client.request(method, path, headers={"Authorization": "Bearer no"})
+        assert response.status_code == 401, (method, path, response.text)
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            expected = [{"HTTPBearer": []}] if path.startswith("/v1/") else None
+            assert operation.get("security") == expected, (method, path)
 
 
 async def test_every_configured_token_is_accepted(app_client: httpx.AsyncClient) -> None:

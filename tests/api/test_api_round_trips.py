@@ -1,8 +1,8 @@
 """The reads of one resource are one statement outside a transaction; writes stay transactional.
 
 A transaction around a single SELECT adds two database round trips (BEGIN, COMMIT) and proves
-nothing: one statement sees one snapshot by itself. The pool shares its connections between
-both kinds of session, so a write after a read on the same connection must still be atomic.
+nothing: one statement sees one snapshot by itself. The Reader's connections come from the
+same pool and go back to it, so a write on one of them afterwards must still be atomic.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 from psycopg.pq import TransactionStatus
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.db import SessionMaker
+from service.analyses import queries
+from service.db import Reader, SessionMaker, make_engine, make_sessionmaker
 from service.main import create_app
 from service.settings import Settings
 from tests.support.factories import insert_finished_analysis
@@ -34,19 +36,21 @@ class Executed:
 
 
 @contextlib.contextmanager
-def statements_of(engine: AsyncEngine) -> Iterator[list[Executed]]:
-    """Every statement the engine runs inside the block."""
+def statements_of(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Executed]]:
+    """Every statement sent through psycopg inside the block (through a session or the
+    Reader), with its connection's transaction status right after it."""
     seen: list[Executed] = []
+    execute = psycopg.AsyncCursor.execute
 
-    def record(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        status = conn.connection.driver_connection.info.transaction_status
-        seen.append(Executed(statement.split(None, 1)[0], status))
+    async def record(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await execute(cursor, query, *args, **kwargs)
+        status = cursor.connection.info.transaction_status
+        seen.append(Executed(str(query).split(None, 1)[0].upper(), status))
+        return result
 
-    event.listen(engine.sync_engine, "after_cursor_execute", record)
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(psycopg.AsyncCursor, "execute", record)
         yield seen
-    finally:
-        event.remove(engine.sync_engine, "after_cursor_execute", record)
 
 
 @pytest.fixture
@@ -69,7 +73,11 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.mark.parametrize("resource", ["media", "analysis"])
 async def test_reading_a_media_or_an_analysis_is_one_statement_outside_a_transaction(
-    app: FastAPI, client: httpx.AsyncClient, sessionmaker: SessionMaker, resource: str
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    sessionmaker: SessionMaker,
+    resource: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     older = await insert_finished_analysis(sessionmaker, customer_media_id="media-rt")
     newer = await insert_finished_analysis(
@@ -77,11 +85,12 @@ async def test_reading_a_media_or_an_analysis_is_one_statement_outside_a_transac
     )
     path = "/v1/media/media-rt" if resource == "media" else f"/v1/analyses/{newer.id}"
 
-    with statements_of(app.state.resources.engine) as seen:
+    await client.get(path)  # the first one may open the connection (SQLAlchemy's set-up)
+    with statements_of(monkeypatch) as seen:
         response = await client.get(path)
 
     assert response.status_code == 200, response.text
-    assert [s.statement for s in seen] == ["SELECT"]
+    assert [s.statement for s in seen] == ["WITH" if resource == "media" else "SELECT"]
     assert seen[0].transaction == TransactionStatus.IDLE  # no BEGIN was sent, no COMMIT needed
     if resource == "media":
         assert response.json()["analyses_count"] == 2
@@ -91,27 +100,35 @@ async def test_reading_a_media_or_an_analysis_is_one_statement_outside_a_transac
     assert older.id != newer.id
 
 
-async def test_a_write_after_a_read_on_the_same_connection_is_still_a_transaction(
-    app: FastAPI, client: httpx.AsyncClient, sessionmaker: SessionMaker
+async def test_a_write_on_a_connection_the_reader_gave_back_is_still_a_transaction(
+    settings: Settings, sessionmaker: SessionMaker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await insert_finished_analysis(sessionmaker, customer_media_id="media-rt")
-    engine: AsyncEngine = app.state.resources.engine
+    # A pool of one connection: the Reader's and the sessions' are the same one.
+    engine = make_engine(settings.database_url.get_secret_value(), max_connections=1)
+    reader, sessions = Reader(engine), make_sessionmaker(engine)
+    try:
+        with statements_of(monkeypatch) as seen:
+            for _ in range(3):
+                assert await queries.media_state(reader, "media-rt") is not None
+                await reader.close()  # gives the connection back: the session takes it
+                async with sessions() as session, session.begin():
+                    await session.execute(
+                        text("UPDATE analyses SET updated_at = now() WHERE customer_media_id = :m"),
+                        {"m": "media-rt"},
+                    )
+                reader = Reader(engine)
+        assert engine.sync_engine.pool.checkedout() == 0
+    finally:
+        await reader.close()
+        await engine.dispose()
 
-    with statements_of(engine) as seen:
-        for _ in range(3):  # the pool hands the same connection back and forth
-            assert (await client.get("/v1/media/media-rt")).status_code == 200
-            created = await client.post(
-                "/v1/analyses",
-                json={"customer_media_id": "media-rt", "video_url": "https://media.example/v.mp4"},
-            )
-            assert created.status_code == 202, created.text
-
-    reads = [s for s in seen if s.statement == "SELECT" and s.transaction == TransactionStatus.IDLE]
-    writes = [s for s in seen if s.statement == "INSERT"]
-    assert len(reads) >= 3
-    assert len(writes) >= 3
+    reads = [s for s in seen if s.statement == "WITH"]
+    writes = [s for s in seen if s.statement == "UPDATE"]
+    assert len(reads) == 3
+    assert all(s.transaction == TransactionStatus.IDLE for s in reads)
+    assert len(writes) == 3
     assert all(s.transaction == TransactionStatus.INTRANS for s in writes)
-    assert engine.sync_engine.pool.checkedout() == 0
 
 
 async def test_connections_opened_for_a_burst_are_kept_for_the_next_one(app: FastAPI) -> None:
@@ -133,3 +150,27 @@ async def test_connections_opened_for_a_burst_are_kept_for_the_next_one(app: Fas
     await burst()
     assert len(opened) == 16
     assert engine.sync_engine.pool.checkedin() == 16
+
+
+@pytest.mark.parametrize("with_key", [False, True], ids=["no-key", "idempotency-key"])
+async def test_creating_an_analysis_sends_only_what_it_needs(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, with_key: bool
+) -> None:
+    """Two INSERTs and the NOTIFY; a savepoint only around a race that can be lost (the
+    idempotency key); no SELECT to read back what the INSERT already returned."""
+    body = {"customer_media_id": "media-rt", "video_url": "https://media.example/v.mp4"}
+    headers = {"Idempotency-Key": "key-1"} if with_key else {}
+    warm_up = await client.post("/v1/analyses", json={**body, "customer_media_id": "other"})
+    assert warm_up.status_code == 202  # the first may open the connection (SQLAlchemy's set-up)
+    with statements_of(monkeypatch) as seen:
+        created = await client.post("/v1/analyses", json=body, headers=headers)
+    assert created.status_code == 202, created.text
+    expected = ["INSERT", "INSERT", "NOTIFY"]
+    if with_key:
+        expected = ["SELECT", "SAVEPOINT", "INSERT", "INSERT", "RELEASE", "NOTIFY"]
+    assert [s.statement for s in seen] == expected
+    assert all(s.transaction == TransactionStatus.INTRANS for s in seen)
+    view = created.json()
+    assert view["created_at"] == view["updated_at"]
+    shown = await client.get(created.headers["location"])
+    assert shown.json() == {**view, "overdue": shown.json()["overdue"]}

@@ -7,6 +7,7 @@ recovery must not depend on it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -112,6 +113,22 @@ async def test_the_pool_recovers_by_itself_after_a_restart(
     assert again.status_code == 202, again.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "PendingRollbackError" not in caplog.text
+
+
+async def test_the_hot_reads_recover_by_themselves_after_a_restart(
+    client: httpx.AsyncClient, proxy: CuttableProxy, sessionmaker: Any
+) -> None:
+    """`GET /v1/media/{id}` and `GET /v1/analyses/{id}` run on connections the Reader keeps
+    out of the pool: after a restart they too answer without an error."""
+    analysis = await insert_analysis(sessionmaker, status=AnalysisStatus.SUBMITTED, job_id="j")
+    paths = [f"/v1/analyses/{analysis.id}", f"/v1/media/{analysis.customer_media_id}"]
+    for _ in range(2):  # several kept connections, all alive
+        responses = await asyncio.gather(*(client.get(p, headers=AUTH) for p in paths * 4))
+        assert [r.status_code for r in responses] == [200] * 8
+    proxy.cut()
+    proxy.restore()
+    statuses = [(await client.get(p, headers=AUTH)).status_code for p in paths * 5]
+    assert statuses == [200] * 10, statuses
 
 
 async def test_a_callback_during_an_outage_is_a_503_and_changes_nothing(

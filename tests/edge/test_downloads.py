@@ -6,8 +6,11 @@ closing connection"); the pool then closes or invalidates it. Neither may happen
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 import hashlib
+import logging
 import math
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -19,7 +22,13 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.analyses import results
-from service.analyses.results import CHUNK_BYTES, SERVE_BATCH_CHUNKS, store_result
+from service.analyses.results import (
+    CHUNK_BYTES,
+    SERVE_BATCH_CHUNKS,
+    ResultBody,
+    store_result,
+    stream_result,
+)
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
 from service.main import create_app
@@ -40,12 +49,19 @@ async def _pieces(data: bytes) -> AsyncIterator[bytes]:
 
 class PoolWatch:
     """Counts what the app's pool does: connections lost, and queries for result chunks (one
-    per `read_batch`, which runs its query on the driver's cursor)."""
+    per `read_batch`, which runs its query on the driver's cursor). With `hold_read_ahead`,
+    every batch after the first waits for `release` before its query (the client can leave
+    while it is read ahead)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, hold_read_ahead: bool = False) -> None:
         self.engine = engine
         self.lost: list[str] = []
         self.chunk_queries = 0
+        self.finished = 0
+        self.cancelled = 0
+        self.hold_read_ahead = hold_read_ahead
+        self.held = asyncio.Event()
+        self.release = asyncio.Event()
 
     @contextlib.contextmanager
     def listening(self) -> Iterator[None]:
@@ -58,9 +74,18 @@ class PoolWatch:
             event.listen(target, name, handler)
         read_batch = results.read_batch
 
-        async def counted(*args: Any) -> list[bytes]:
+        async def counted(sessionmaker: SessionMaker, body: ResultBody, first_seq: int) -> Any:
             self.chunk_queries += 1
-            return await read_batch(*args)
+            try:
+                if first_seq > 0 and self.hold_read_ahead:
+                    self.held.set()
+                    await self.release.wait()
+                batch = await read_batch(sessionmaker, body, first_seq)
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+            self.finished += 1
+            return batch
 
         results.read_batch = counted
         try:
@@ -75,6 +100,15 @@ class PoolWatch:
             self.lost.append(name)
 
         return record
+
+
+def reading_ahead() -> list[str]:
+    """The names of the tasks that read a batch ahead, still running."""
+    return [
+        task.get_name()
+        for task in asyncio.all_tasks()
+        if task.get_name().startswith(results.READ_AHEAD_TASK) and not task.done()
+    ]
 
 
 @dataclass
@@ -99,10 +133,12 @@ async def served(settings: Settings, sessionmaker: SessionMaker) -> AsyncIterato
         yield Served(url=server.url, engine=app.state.resources.engine)
 
 
+@pytest.mark.parametrize("batch_chunks", [1, SERVE_BATCH_CHUNKS])
 @pytest.mark.parametrize("encoding", ["identity", "gzip"])
 async def test_a_download_read_to_the_end_asks_for_each_batch_once_and_keeps_the_connections(
-    served: Served, encoding: str
+    served: Served, encoding: str, batch_chunks: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(results, "SERVE_BATCH_CHUNKS", batch_chunks)
     watch = PoolWatch(served.engine)
     with watch.listening():
         for _ in range(3):
@@ -114,8 +150,9 @@ async def test_a_download_read_to_the_end_asks_for_each_batch_once_and_keeps_the
             assert response.status_code == 200
             assert hashlib.sha256(response.content).digest() == hashlib.sha256(CORE).digest()
         await eventually(lambda: watch.engine.sync_engine.pool.checkedout() == 0, within=10)
-    # Three chunks, read a batch at a time, three downloads: no query after the last chunk.
-    assert watch.chunk_queries == 3 * math.ceil(3 / SERVE_BATCH_CHUNKS)
+    # Three chunks, read a batch at a time (the next while one is sent), three downloads: no
+    # query after the last chunk.
+    assert watch.chunk_queries == watch.finished == 3 * math.ceil(3 / batch_chunks)
     assert watch.lost == []
 
 
@@ -131,4 +168,80 @@ async def test_a_client_leaving_mid_download_costs_no_connection(served: Served)
                 async for _piece in response.aiter_raw():
                     break  # hang up after the first bytes
         await eventually(lambda: watch.engine.sync_engine.pool.checkedout() == 0, within=10)
+    assert watch.lost == []
+
+
+async def test_a_client_leaving_while_the_next_batch_is_read_ahead_costs_nothing(
+    served: Served, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The batch read ahead for a client that is gone ends its query and returns its
+    connection; no task is left behind and asyncio has nothing to complain about."""
+    monkeypatch.setattr(results, "SERVE_BATCH_CHUNKS", 1)
+    caplog.set_level(logging.WARNING, logger="asyncio")
+    watch = PoolWatch(served.engine, hold_read_ahead=True)
+    with watch.listening():
+        for _ in range(3):
+            watch.held.clear()
+            watch.release.clear()
+            async with (
+                httpx.AsyncClient(base_url=served.url, headers=AUTH) as client,
+                client.stream("GET", "/v1/media/big/metadata") as response,
+            ):
+                assert response.status_code == 200
+                async for _piece in response.aiter_raw():
+                    break  # hang up after the first bytes, the second chunk being read ahead
+                await asyncio.wait_for(watch.held.wait(), 10)
+            watch.release.set()
+
+            def settled() -> bool:
+                gc.collect()  # an abandoned response body is closed when collected
+                pool = watch.engine.sync_engine.pool
+                return not reading_ahead() and pool.checkedout() == 0
+
+            await eventually(settled, within=10)
+    assert watch.cancelled == 0
+    assert watch.finished == watch.chunk_queries
+    assert watch.lost == []
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
+@pytest.fixture
+async def stored_core(sessionmaker: SessionMaker) -> ResultBody:
+    """CORE stored as the core of a finished analysis."""
+    analysis = await insert_analysis(
+        sessionmaker, customer_media_id="big", status=AnalysisStatus.FINISHED, result_types=["core"]
+    )
+    async with sessionmaker() as session, session.begin():
+        record = await store_result(
+            session, analysis.id, "core", _pieces(CORE), content_type="application/json"
+        )
+    assert record.size_bytes is not None
+    assert record.sha256 is not None
+    return ResultBody(analysis.id, "core", "application/json", record.size_bytes, record.sha256)
+
+
+async def test_the_next_batch_is_read_while_one_is_sent_and_closing_waits_for_it(
+    engine: AsyncEngine,
+    sessionmaker: SessionMaker,
+    stored_core: ResultBody,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(results, "SERVE_BATCH_CHUNKS", 1)
+    watch = PoolWatch(engine, hold_read_ahead=True)
+    with watch.listening():
+        chunks = stream_result(sessionmaker, stored_core)
+        assert await anext(chunks) == CORE[:CHUNK_BYTES]
+        # Handed the first chunk, the consumer sends it while the second is read.
+        assert len(reading_ahead()) == 1
+        await asyncio.wait_for(watch.held.wait(), 10)
+        # The consumer stops there: closing waits for the read ahead to end its query.
+        closing = asyncio.create_task(chunks.aclose())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not closing.done()
+        watch.release.set()
+        await closing
+        assert reading_ahead() == []
+    assert (watch.chunk_queries, watch.finished, watch.cancelled) == (2, 2, 0)
+    assert engine.sync_engine.pool.checkedout() == 0
     assert watch.lost == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import uuid
@@ -25,6 +26,7 @@ from service.analyses.schemas import (
 from service.analyses.sources import UnsafeSourceUrl, check_source_url
 from service.analyses.states import AnalysisStatus
 from service.analyses.steps.leases import notify_due
+from service.db import Reader
 from service.errors import BadRequest, NotFound, Unprocessable
 from service.faces.flows.galleries import gallery_for_analysis
 from service.settings import Settings
@@ -90,13 +92,17 @@ async def create_analysis(
         request_fingerprint=digest,
         next_attempt_at=utcnow(),
     )
+    # A savepoint where a lost race is possible (two requests with one idempotency key), so
+    # that losing it leaves the request usable; without a key it would only cost two round
+    # trips (SAVEPOINT, RELEASE).
+    race = session.begin_nested() if idempotency_key is not None else contextlib.nullcontext()
     try:
-        # A savepoint, so that losing the race for the idempotency key leaves the request usable.
-        async with session.begin_nested():
+        async with race:
             session.add(analysis)
             api_lifecycle(settings).created(
                 session, analysis, deadline=timedelta(seconds=settings.submit_deadline_s)
             )
+            await session.flush()  # the INSERT returns the database's created_at/updated_at
     except IntegrityError:
         if idempotency_key is None:
             raise
@@ -105,7 +111,6 @@ async def create_analysis(
             raise
         return Created(await _replay(session, winner, digest), new=False)
     await notify_due(session)  # a worker takes it at once, not at its next interval
-    await session.refresh(analysis)
     return Created(AnalysisView.build(analysis, [], now=utcnow()), new=True)
 
 
@@ -135,9 +140,16 @@ async def find_analysis(
     return analysis
 
 
-async def get_analysis(session: AsyncSession, analysis_id: uuid.UUID) -> AnalysisView:
-    """One analysis resource (one query)."""
-    found = await queries.analysis_with_results(session, analysis_id)
+async def analysis_view(session: AsyncSession, analysis_id: uuid.UUID) -> AnalysisView:
+    """One analysis resource read in the session's transaction (for pages that read more)."""
+    analysis = await find_analysis(session, analysis_id)
+    results = await queries.results_of(session, [analysis.id])
+    return AnalysisView.build(analysis, results.get(analysis.id, []), now=utcnow())
+
+
+async def get_analysis(reader: Reader, analysis_id: uuid.UUID) -> AnalysisView:
+    """One analysis resource (one statement)."""
+    found = await queries.analysis_with_results(reader, analysis_id)
     if found is None:
         raise NotFound(f"no analysis with id {analysis_id}")
     return AnalysisView.build(*found, now=utcnow())

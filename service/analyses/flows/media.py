@@ -18,15 +18,19 @@ from service.analyses.results import ABSENT, ResultBody
 from service.analyses.schemas import AnalysisView, MediaView
 from service.analyses.states import AnalysisStatus
 from service.analyses.valossa_jobs import is_ours, list_every_job
+from service.db import Reader
 from service.errors import Conflict, NotFound, Unavailable
 from service.valossa import ResultType, ValossaClient, ValossaError, ValossaNotFound
 
 log = logging.getLogger(__name__)
 
+#: Result types in Valossa's order, as plain strings (an enum's members are slow to iterate).
+_RESULT_TYPES = [t.value for t in ResultType]
 
-async def media_view(session: AsyncSession, customer_media_id: str) -> MediaView:
+
+async def media_view(reader: Reader, customer_media_id: str) -> MediaView:
     """The media's latest analysis, its status, and what its current metadata holds."""
-    state = await queries.media_state(session, customer_media_id)
+    state = await queries.media_state(reader, customer_media_id)
     if state is None:
         raise NotFound(f"no analysis for customer_media_id {customer_media_id!r}")
     return MediaView(
@@ -34,7 +38,7 @@ async def media_view(session: AsyncSession, customer_media_id: str) -> MediaView
         status=state.latest.status,
         latest_analysis=AnalysisView.build(state.latest, state.latest_results, now=utcnow()),
         current_analysis_id=state.current_id,
-        result_types=[t.value for t in ResultType if t.value in state.current_stored_types],
+        result_types=[t for t in _RESULT_TYPES if t in state.current_stored_types],
         analyses_count=state.analyses_count,
     )
 

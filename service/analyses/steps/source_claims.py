@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.analyses.lifecycle import Lifecycle
-from service.analyses.models import Analysis, not_terminal
+from service.analyses.models import NOT_TERMINAL_SQL, Analysis, not_terminal
 from service.analyses.states import AnalysisStatus, first_state
 from service.analyses.steps.leases import (
     SUBMISSION_LOCK,
@@ -27,6 +27,7 @@ from service.analyses.steps.leases import (
     remember_now,
     submitting_media,
 )
+from service.db import Reader
 
 #: A source_url analysis whose download is due: pending, or downloading again (after a
 #: transient failure, or its worker died) once its lease ran out.
@@ -41,14 +42,26 @@ _DOWNLOAD_DUE = (
 )
 
 
-#: Built once: it runs at most wake-ups of a busy worker.
-_ANY_DOWNLOAD_DUE = select(exists().where(*_DOWNLOAD_DUE))
+#: Whether a download is due, as SQL for the Reader (a constant: psycopg prepares it): the
+#: conditions of _DOWNLOAD_DUE (tests/analyses/test_download_claims.py holds them together).
+ANY_DOWNLOAD_DUE_SQL = f"""
+SELECT EXISTS (
+    SELECT 1 FROM analyses
+    WHERE {NOT_TERMINAL_SQL}
+      AND ((status = '{AnalysisStatus.PENDING.value}' AND video_url IS NULL)
+           OR status = '{AnalysisStatus.DOWNLOADING.value}')
+      AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+      AND (claimed_until IS NULL OR claimed_until < now())
+)
+"""
 
 
-async def downloads_due(session: AsyncSession) -> bool:
-    """Whether claim_downloads would find a download to claim (a read without locks: for a
-    worker whose step slots are all taken, in autocommit, before it opens a transaction)."""
-    return bool(await session.scalar(_ANY_DOWNLOAD_DUE))
+async def downloads_due(reader: Reader) -> bool:
+    """Whether claim_downloads would find a download to claim: one read without locks, outside
+    any transaction, for a worker whose step slots are all taken (most of its wake-ups under
+    load) before it opens a transaction that would find nothing."""
+    [(due,)] = await reader.rows(ANY_DOWNLOAD_DUE_SQL, {})
+    return bool(due)
 
 
 async def claim_downloads(
