@@ -331,7 +331,9 @@ async def round_trips(
     found: dict[str, Any] = {}
     async with (
         counting_proxy(database_url) as (proxied_url, counts),
-        our_api(proxied_url, log_level, tree) as api,
+        our_api(
+            proxied_url, log_level, tree, "/readyz" if tree == REPO_ROOT else "/healthz"
+        ) as api,
         httpx.AsyncClient(base_url=api.url, headers=AUTH, timeout=30) as client,
     ):
         for name, method, make in requests:
@@ -374,7 +376,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 if args.baseline_ref:
                     tree = source_tree(args.baseline_ref, root)
                     baseline = await stack.enter_async_context(
-                        our_api(database_url, args.log_level, tree)
+                        # An older ref's /readyz refuses the newer migration head.
+                        our_api(database_url, args.log_level, tree, ready_path="/healthz")
                     )
                 async with httpx.AsyncClient(base_url=api.url, headers=AUTH) as client:
                     media_answer = await client.get(media_paths[0])
