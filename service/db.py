@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
+import anyio
 import psycopg
 from sqlalchemy import DateTime, MetaData, Table, func
 from sqlalchemy import exc as sa_exc
@@ -151,7 +152,10 @@ class Reader:
                 await self._discard(pooled, exc, server_lost=lost)
                 raise _wrapped(exc, lost) from exc
             except BaseException as exc:  # cancelled half-way: the connection's state is unknown
-                await self._discard(pooled, exc, server_lost=False)
+                # Shielded: in a cancelled anyio scope every await is cancelled again, and the
+                # connection would stay checked out of the pool for good.
+                with anyio.CancelScope(shield=True):
+                    await self._discard(pooled, exc, server_lost=False)
                 raise
             if self._closed:
                 await _give_back(pooled)

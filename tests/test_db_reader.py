@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import anyio
 import pytest
 from psycopg.pq import TransactionStatus
 from sqlalchemy import exc as sa_exc
@@ -75,6 +76,23 @@ async def test_a_statement_cancelled_half_way_leaves_nothing_behind(
     # (or was dropped, had it been left mid-statement), not into the Reader.
     assert pool.checkedout() == 0
     assert await reader.rows("SELECT 42", {}) == [(42,)]  # the next statement: its own answer
+    await reader.close()
+    assert pool.checkedout() == 0
+
+
+async def test_a_statement_in_a_cancelled_anyio_scope_gives_its_connection_back(
+    small_engine: AsyncEngine,
+) -> None:
+    """Starlette cancels through anyio scopes, where every await after the cancellation is
+    cancelled again: the clean-up must still run to the end."""
+    pool = small_engine.sync_engine.pool
+    reader = Reader(small_engine, connections=1)
+    await _backend_pid(reader)
+    with anyio.move_on_after(0.2) as scope:
+        await reader.rows("SELECT pg_sleep(5)", {})
+    assert scope.cancelled_caught
+    assert pool.checkedout() == 0
+    assert await reader.rows("SELECT 42", {}) == [(42,)]
     await reader.close()
     assert pool.checkedout() == 0
 
