@@ -172,18 +172,22 @@ class MediaState:
     analyses_count: int
 
 
+#: The media's analyses are read once, by the (customer_media_id, created_at, id) index, and
+#: the newest, the newest finished and the count taken from them: with a filter on status of
+#: its own, the planner may pick the status index and walk every finished analysis (it did
+#: until the table's statistics were gathered: 0.2 ms for 3,000 rows, on every request).
 _MEDIA_STATE_SQL = f"""
-WITH latest AS (
-    SELECT * FROM analyses WHERE customer_media_id = %(customer_media_id)s
-    ORDER BY created_at DESC, id DESC LIMIT 1
+WITH of_media AS MATERIALIZED (
+    SELECT id, status, created_at FROM analyses WHERE customer_media_id = %(customer_media_id)s
 ), newest_finished AS (
-    SELECT id FROM analyses
-    WHERE customer_media_id = %(customer_media_id)s AND status = 'finished'
-    ORDER BY created_at DESC, id DESC LIMIT 1
+    SELECT id FROM of_media WHERE status = 'finished' ORDER BY created_at DESC, id DESC LIMIT 1
+), latest AS (
+    SELECT * FROM analyses
+    WHERE id = (SELECT id FROM of_media ORDER BY created_at DESC, id DESC LIMIT 1)
 )
 SELECT {_columns("latest", _ANALYSIS_COLUMNS)},
     (SELECT id FROM newest_finished),
-    (SELECT count(*) FROM analyses WHERE customer_media_id = %(customer_media_id)s),
+    (SELECT count(*) FROM of_media),
     {_columns("r", _RESULT_COLUMNS)}
 FROM latest LEFT JOIN stored_results r
     ON r.analysis_id = latest.id OR r.analysis_id = (SELECT id FROM newest_finished)

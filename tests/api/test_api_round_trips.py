@@ -174,3 +174,32 @@ async def test_creating_an_analysis_sends_only_what_it_needs(
     assert view["created_at"] == view["updated_at"]
     shown = await client.get(created.headers["location"])
     assert shown.json() == {**view, "overdue": shown.json()["overdue"]}
+
+
+async def test_the_media_statement_reads_only_the_media_s_own_analyses(
+    sessionmaker: SessionMaker,
+) -> None:
+    """Whatever the table's statistics say (here none yet, as right after a bulk load), the
+    plan reaches the media's analyses by the media index, never by walking every finished
+    analysis through the status index."""
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            text(
+                "INSERT INTO analyses (id, customer_media_id, status, language, result_types)"
+                " SELECT gen_random_uuid(), 'bulk-' || n, 'finished', 'en-US', '{core}'"
+                " FROM generate_series(1, 3000) AS n"
+            )
+        )
+    await insert_finished_analysis(sessionmaker, customer_media_id="media-plan")
+    sql = queries._MEDIA_STATE_SQL.replace("%(customer_media_id)s", "'media-plan'")
+    async with sessionmaker() as session:
+        plan = (await session.execute(text(f"EXPLAIN (FORMAT JSON) {sql}"))).scalar_one()
+
+    def indexes(node: dict[str, Any]) -> set[str]:
+        found = {node["Index Name"]} if "Index Name" in node else set()
+        for child in node.get("Plans", []):
+            found |= indexes(child)
+        return found
+
+    used = indexes(plan[0]["Plan"])
+    assert "ix_analyses_status_created" not in used, used
