@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Literal, Protocol
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from service.analyses.inputs import MediaId, SourceUrl, TranscriptUrl, VideoUrl
-from service.analyses.models import AnalysisEvent
+from service.analyses.models import Analysis, AnalysisEvent, StoredResult
+from service.analyses.queries import AnalysisRecord, ResultRecord
 from service.analyses.states import TERMINAL, TRANSFERRING, AnalysisStatus
 from service.text import Text
 from service.valossa import ResultType
@@ -102,78 +103,6 @@ class InputsView(BaseModel):
     result_types: list[str]
 
 
-class AnalysisFields(Protocol):
-    """What the resource of an analysis is built from: an ORM row or a plain record."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def customer_media_id(self) -> str: ...
-    @property
-    def status(self) -> AnalysisStatus: ...
-    @property
-    def job_id(self) -> str | None: ...
-    @property
-    def valossa_status(self) -> str | None: ...
-    @property
-    def media_transfer_status(self) -> str | None: ...
-    @property
-    def valossa_details(self) -> str | None: ...
-    @property
-    def video_url(self) -> str | None: ...
-    @property
-    def source_url(self) -> str | None: ...
-    @property
-    def title(self) -> str | None: ...
-    @property
-    def description(self) -> str | None: ...
-    @property
-    def transcript_url(self) -> str | None: ...
-    @property
-    def language(self) -> str: ...
-    @property
-    def face_gallery_id(self) -> str | None: ...
-    @property
-    def result_types(self) -> list[str]: ...
-    @property
-    def transfer_done_bytes(self) -> int | None: ...
-    @property
-    def transfer_total_bytes(self) -> int | None: ...
-    @property
-    def error(self) -> str | None: ...
-    @property
-    def deadline_at(self) -> datetime | None: ...
-    @property
-    def overdue_since(self) -> datetime | None: ...
-    @property
-    def cancel_requested_at(self) -> datetime | None: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def updated_at(self) -> datetime: ...
-    @property
-    def finished_at(self) -> datetime | None: ...
-
-
-class ResultFields(Protocol):
-    """What an analysis's resource shows of a stored result: an ORM row or a plain record."""
-
-    @property
-    def result_type(self) -> str: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def content_type(self) -> str | None: ...
-    @property
-    def size_bytes(self) -> int | None: ...
-    @property
-    def sha256(self) -> str | None: ...
-    @property
-    def metadata_format(self) -> str | None: ...
-    @property
-    def absent_reason(self) -> str | None: ...
-
-
 class ResultView(BaseModel):
     """One result type of an analysis: stored (with its size and digest) or absent."""
 
@@ -196,7 +125,7 @@ class TransferView(BaseModel):
     percent: float | None = Field(description="done_bytes of total_bytes, when known.")
 
     @classmethod
-    def of(cls, analysis: AnalysisFields) -> TransferView | None:
+    def of(cls, analysis: Analysis | AnalysisRecord) -> TransferView | None:
         """The progress of an analysis moving its source, else None."""
         if analysis.status not in TRANSFERRING or analysis.transfer_done_bytes is None:
             return None
@@ -229,7 +158,11 @@ class AnalysisView(BaseModel):
 
     @classmethod
     def build(
-        cls, analysis: AnalysisFields, results: Sequence[ResultFields], *, now: datetime
+        cls,
+        analysis: Analysis | AnalysisRecord,
+        results: Sequence[StoredResult | ResultRecord],
+        *,
+        now: datetime,
     ) -> AnalysisView:
         """The resource of one analysis and its stored-result records."""
         overdue_since = analysis.overdue_since
