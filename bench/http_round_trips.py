@@ -33,14 +33,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import tarfile
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -50,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from git_refs import source_tree
 from pg_wire import CONNECT, counting_proxy
 
 from service.analyses.models import Analysis
@@ -133,20 +131,6 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
 
 
 # --- the servers ---------------------------------------------------------------------------
-
-
-def source_tree(ref: str, root: Path) -> Path:
-    """The service and migrations of git `ref`, extracted under `root` (run with this venv)."""
-    archive = subprocess.run(
-        ["git", "archive", ref, "service", "migrations"],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout
-    tree = root / f"src-{ref}"
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(tree, filter="data")
-    return tree
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import json
 import math
 import os
@@ -43,7 +42,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections import Counter
@@ -54,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from git_refs import source_tree
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -368,15 +367,7 @@ async def run_silent(database_url: str, media: Media, jobs: int, spread_s: float
 
 def run_baseline_ref(ref: str, root: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
     """The pipeline rows of `ref`'s own bench/pipeline_calls.py, run on its own code."""
-    archive = subprocess.run(
-        ["git", "archive", ref, "service", "migrations", "bench"],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout
-    tree = root / f"src-{ref}"
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(tree, filter="data")
+    tree = source_tree(ref, root, ("service", "migrations", "bench"))
     env = {**os.environ, "PYTHONPATH": str(tree)}  # its `service`, not the working tree's
     command = [sys.executable, "bench/pipeline_calls.py", "--jobs", str(args.jobs)]
     command += ["--clip-s", str(args.clip_s), "--speed", str(args.speed)]

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import io
 import json
 import os
 import shutil
@@ -37,7 +36,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -47,6 +45,7 @@ from typing import Any
 import httpx
 import psutil
 import psycopg
+from git_refs import source_tree
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -464,21 +463,6 @@ async def main(args: argparse.Namespace) -> None:
         print(json.dumps(report, indent=2))
         if args.logs is None:
             shutil.rmtree(logs, ignore_errors=True)
-
-
-def source_tree(ref: str, root: Path) -> Path:
-    """The service and migrations of git `ref`, extracted under `root` (its processes run from
-    there; the emulator and this bench stay the working tree's)."""
-    archive = subprocess.run(
-        ["git", "archive", ref, "service", "migrations", "alembic.ini"],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout
-    tree = root / f"src-{ref}"
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(tree, filter="data")
-    return tree
 
 
 async def run_variant(

@@ -20,14 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
 import json
 import os
 import signal
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -36,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from git_refs import source_tree
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -94,22 +93,6 @@ def default_tick_interval_s(tree: Path) -> float:
         [sys.executable, "-c", code], cwd=tree, env=env, check=True, capture_output=True
     ).stdout
     return float(out)
-
-
-def source_tree(ref: str | None, root: Path) -> Path:
-    """The working tree, or the files of `ref` extracted under `root`."""
-    if ref is None:
-        return REPO_ROOT
-    archive = subprocess.run(
-        ["git", "archive", ref, "service", "migrations"],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-    ).stdout
-    tree = root / f"src-{ref}"
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(tree, filter="data")
-    return tree
 
 
 @contextlib.contextmanager
@@ -283,7 +266,10 @@ async def main(
                 serve_in_background(cms_app) as cms_server,
             ):
                 variants = [(f"baseline {baseline_ref}", baseline_ref), ("working tree", None)]
-                trees = {name: source_tree(ref, root) for name, ref in variants}
+                trees = {
+                    name: REPO_ROOT if ref is None else source_tree(ref, root)
+                    for name, ref in variants
+                }
                 ticks = {name: default_tick_interval_s(tree) for name, tree in trees.items()}
                 if tick_interval_s is not None:
                     ticks = dict.fromkeys(ticks, tick_interval_s)
