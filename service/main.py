@@ -73,6 +73,9 @@ def create_app(settings: Settings) -> FastAPI:
         routes=[uploads.CHUNK_ROUTE_LIMIT],
     )
     app.add_middleware(MediaIdSegments)
+    # The reads a CMS polls first: each router passed on the way costs every request its match.
+    app.include_router(media.reads)
+    app.include_router(analyses.reads)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(analyses.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from pydantic import StringConstraints
 
 from service.analyses.flows import analyses as flows
@@ -13,12 +13,15 @@ from service.analyses.flows import cancel as flows_cancel
 from service.analyses.inputs import MediaId
 from service.analyses.schemas import AnalysisCreate, AnalysisPage, AnalysisView, EventList
 from service.analyses.states import AnalysisStatus
-from service.api.deps import ReaderDep, ResourcesDep, SessionDep
+from service.api.deps import ResourcesDep, SessionDep, reader_of
+from service.api.direct_route import DirectRoute
 from service.text import TEXT_RULE
 
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255), TEXT_RULE]
 
 router = APIRouter(prefix="/v1/analyses", tags=["analyses"])
+#: The read a CMS polls, served by a DirectRoute and routed before every other route.
+reads = APIRouter(prefix="/v1/analyses", tags=["analyses"], route_class=DirectRoute)
 
 # Every route also documents the errors of the edge (service/api/openapi.py).
 _PROBLEMS: dict[int | str, dict[str, str]] = {
@@ -80,12 +83,12 @@ async def list_analyses(
     )
 
 
-@router.get("/{analysis_id}", summary="One analysis", responses={404: {}, **_PROBLEMS})
-async def get_analysis(analysis_id: uuid.UUID, reader: ReaderDep) -> AnalysisView:
+@reads.get("/{analysis_id}", summary="One analysis", responses={404: {}, **_PROBLEMS})
+async def get_analysis(analysis_id: uuid.UUID, request: Request) -> AnalysisView:
     """The analysis: our status, Valossa's own status, the inputs, and per result type
     whether it is stored (with size and sha256) or absent. `overdue` flags an analysis stuck
     past its deadline."""
-    return await flows.get_analysis(reader, analysis_id)
+    return await flows.get_analysis(reader_of(request), analysis_id)
 
 
 @router.get(

@@ -31,11 +31,8 @@ async def get_session(resources: ResourcesDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def get_reader(request: Request) -> Reader:
-    """Runs one read-only statement outside any transaction, for the hottest reads (taken
-    from the app's resources directly: a nested dependency costs every request ~10 µs)."""
+def reader_of(request: Request) -> Reader:
+    """Runs one read-only statement outside any transaction, for the hottest reads (their
+    DirectRoutes solve no dependencies)."""
     reader: Reader = request.app.state.resources.reader
     return reader
-
-
-ReaderDep = Annotated[Reader, Depends(get_reader)]

@@ -9,19 +9,22 @@ from fastapi import APIRouter, Query, Request, Response, status
 from service.analyses.flows import media as flows_media
 from service.analyses.results import ResultType
 from service.analyses.schemas import MediaView
-from service.api.deps import ReaderDep, ResourcesDep, SessionDep
+from service.api.deps import ResourcesDep, SessionDep, reader_of
+from service.api.direct_route import DirectRoute
 from service.api.media_paths import MediaIdPath
 from service.api.representation import result_response
 
 router = APIRouter(prefix="/v1/media", tags=["media"])
+#: The read a CMS polls, served by a DirectRoute and routed before every other route.
+reads = APIRouter(prefix="/v1/media", tags=["media"], route_class=DirectRoute)
 
 
-@router.get("/{customer_media_id}", summary="A media's current state", responses={404: {}})
-async def get_media(customer_media_id: MediaIdPath, reader: ReaderDep) -> MediaView:
+@reads.get("/{customer_media_id}", summary="A media's current state", responses={404: {}})
+async def get_media(customer_media_id: MediaIdPath, request: Request) -> MediaView:
     """The media's latest analysis and its `status` (`finished` when done), which analysis
     holds its current metadata (the newest finished one) and which result types it stored,
     by their Valossa names (`core`, `speech_to_text_srt`, ...). `404` if it was never analysed."""
-    return await flows_media.media_view(reader, customer_media_id)
+    return await flows_media.media_view(reader_of(request), customer_media_id)
 
 
 @router.get(
