@@ -94,6 +94,25 @@ async def test_a_nul_or_broken_utf8_in_a_path_or_query_is_a_422(
     _problem(response, 422)
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/v1/media/some%2Fmedia", "DELETE, GET"),
+        ("POST", "/v1/media/some-media/metadata", "GET"),
+        ("PUT", "/v1/analyses", "GET, POST"),
+        ("DELETE", f"/v1/analyses/{SOME_ID}", "GET"),
+        ("GET", f"/v1/analyses/{SOME_ID}/cancel", "POST"),
+        ("POST", "/healthz", "GET"),
+    ],
+)
+async def test_a_method_not_allowed_is_a_405_naming_every_method_the_path_has(
+    app_client: httpx.AsyncClient, method: str, path: str, allowed: str
+) -> None:
+    response = await app_client.request(method, path, headers=AUTH)
+    _problem(response, 405)
+    assert response.headers["allow"] == allowed
+
+
 async def test_an_idempotency_key_is_checked_like_any_text(app_client: httpx.AsyncClient) -> None:
     response = await app_client.post(
         "/v1/analyses", json=BODY, headers={**AUTH, "Idempotency-Key": "k" * 256}
