@@ -51,12 +51,17 @@ def token_fingerprint(token: str) -> str:
     return f"token-{hashlib.sha256(token.encode()).hexdigest()[:12]}"
 
 
+_HTTP_WHITESPACE = " \t"
+
+
 def check_authorization(header: str | None, accepted: list[str]) -> None:
     """Raise Unauthorized unless an Authorization header carries an accepted bearer token."""
-    scheme, _, token = (header or "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    # HTTP's whitespace only (str.strip() would also take a no-break space off the token).
+    scheme, _, token = (header or "").strip(_HTTP_WHITESPACE).partition(" ")
+    token = token.strip(_HTTP_WHITESPACE)
+    if scheme.lower() != "bearer" or not token:
         raise Unauthorized("missing bearer token: send `Authorization: Bearer <token>`")
-    if not token_accepted(token.strip(), accepted):
+    if not token_accepted(token, accepted):
         raise Unauthorized("invalid bearer token")
 
 
@@ -86,13 +91,12 @@ class CmsAuthentication:
         if scope["type"] != "http" or not scope["path"].startswith(CMS_PREFIX):
             await self.app(scope, receive, send)
             return
-        header = None
-        for name, value in scope.get("headers") or []:
-            if name == b"authorization":
-                header = value.decode("latin-1")
-                break
+        headers = [v for n, v in scope.get("headers") or [] if n == b"authorization"]
         try:
-            check_authorization(header, self.tokens)
+            if len(headers) > 1:
+                # Which one counts would depend on the proxies in between: none does.
+                raise Unauthorized("more than one Authorization header")
+            check_authorization(headers[0].decode("latin-1") if headers else None, self.tokens)
         except Unauthorized as exc:
             response = problem(401, exc.title, exc.detail, headers={"WWW-Authenticate": "Bearer"})
             await response(scope, receive, send)

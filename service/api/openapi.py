@@ -40,7 +40,7 @@ _EDGE_ERRORS = {
     "413": "The request body is over the limit",
     "422": "Invalid request; `errors` lists each problem",
     "500": "Unexpected error (details are in the service's log, never in the answer)",
-    "503": "The database is unreachable (see `Retry-After`), or Valossa is, where stated",
+    "503": "The database is unreachable, or Valossa is where stated; see `Retry-After`",
 }
 
 

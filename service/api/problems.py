@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds a client should wait before retrying while the database is unreachable.
 DATABASE_RETRY_AFTER_S = 2
+#: ... and after any other 503 (Valossa unreachable for a step that needs it now).
+UNAVAILABLE_RETRY_AFTER_S = 5
 
 
 class ProblemResponse(JSONResponse):
@@ -63,7 +65,11 @@ def reason_phrase(status: int) -> str:
 
 async def _service_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    headers = {}
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    elif exc.status_code == 503:
+        headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_S)
     return problem(exc.status_code, exc.title, exc.detail, headers=headers, **exc.extra)
 
 

@@ -77,6 +77,31 @@ async def test_every_cms_route_refuses_a_request_without_a_token_and_says_so(
             assert operation.get("security") == expected, (method, path)
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("Authorization", b"Bearer \xa0test-token")],  # a no-break space is not HTTP whitespace
+        [("Authorization", b"Bearer test-token\x85")],
+        [("Authorization", "Bearer wrong-token"), ("Authorization", "Bearer test-token")],
+        [("Authorization", "Bearer test-token"), ("Authorization", "Bearer wrong-token")],
+        [("Authorization", "Bearer test-token"), ("Authorization", "Bearer test-token")],
+    ],
+    ids=["nbsp", "nel", "wrong-then-right", "right-then-wrong", "twice"],
+)
+async def test_a_token_with_other_whitespace_or_in_two_headers_is_refused(
+    app_client: httpx.AsyncClient, headers: list[tuple[str, str | bytes]]
+) -> None:
+    response = await app_client.get("/v1/media/m", headers=headers)
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_http_whitespace_around_the_token_is_allowed(app_client: httpx.AsyncClient) -> None:
+    for value in ("Bearer  test-token", "Bearer test-token\t", "bearer test-token "):
+        response = await app_client.get("/v1/analyses", headers={"Authorization": value})
+        assert response.status_code == 200, (value, response.text)
+
+
 async def test_every_configured_token_is_accepted(app_client: httpx.AsyncClient) -> None:
     for token in ("test-token", "second-token"):
         response = await app_client.get(

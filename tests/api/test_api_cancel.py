@@ -93,6 +93,7 @@ async def test_cancel_while_valossa_is_down_is_503_and_changes_nothing(
     )
     response = await app_client.post(f"/v1/analyses/{analysis.id}/cancel", headers=auth_headers)
     assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
     assert "retry later" in response.json()["detail"]
     assert "test-valossa-key" not in response.text
     assert await _status(sessionmaker, analysis.id) == "submitted"

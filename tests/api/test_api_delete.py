@@ -111,6 +111,7 @@ async def test_delete_while_valossa_is_down_is_503_and_keeps_everything(
     await insert_analysis(sessionmaker, status=AnalysisStatus.FINISHED, job_id="job-1")
     response = await app_client.delete("/v1/media/media-1", headers=auth_headers)
     assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
     assert "nothing of ours was deleted" in response.json()["detail"]
     assert (await _rows(sessionmaker))["analyses"] == 1
 

@@ -89,6 +89,7 @@ async def test_media_view_of_a_finished_media(
     missing = await app_client.get("/v1/media/film-42", headers=auth_headers)
     assert missing.status_code == 404
     assert "film-42" in missing.json()["detail"]
+    assert missing.json()["reason"] == "unknown_media"  # as /metadata and /summary say it
 
     analysis = await finished_analysis(sessionmaker, "film-42 ä")
     media = (await app_client.get("/v1/media/film-42 ä", headers=auth_headers)).json()

@@ -170,6 +170,7 @@ async def test_a_chunk_valossa_could_not_take_is_sent_again(
     await emulator.configure(error_rate=1.0)
     failed = await _put(stack, upload, clip, 0)
     assert failed.status_code == 503
+    assert failed.headers["retry-after"] == "5"
     assert "send it again" in failed.json()["detail"]
     await emulator.configure(error_rate=0.0)
     listed = (await stack.api.get(f"/v1/uploads/{upload['id']}")).json()

@@ -32,7 +32,9 @@ async def media_view(reader: Reader, customer_media_id: str) -> MediaView:
     """The media's latest analysis, its status, and what its current metadata holds."""
     state = await queries.media_state(reader, customer_media_id)
     if state is None:
-        raise NotFound(f"no analysis for customer_media_id {customer_media_id!r}")
+        raise NotFound(
+            f"no analysis for customer_media_id {customer_media_id!r}", reason="unknown_media"
+        )
     return MediaView(
         customer_media_id=customer_media_id,
         status=state.latest.status,
