@@ -13,7 +13,7 @@ from service.analyses.inputs import MediaId, SourceUrl, TranscriptUrl, VideoUrl
 from service.analyses.models import Analysis, AnalysisEvent, StoredResult
 from service.analyses.queries import AnalysisRecord, ResultRecord
 from service.analyses.states import TERMINAL, TRANSFERRING, AnalysisStatus
-from service.text import Text
+from service.text import TEXT_RULE
 from service.valossa import ResultType
 
 #: What a new analysis stores when the CMS does not say: core metadata and the transcripts.
@@ -57,13 +57,15 @@ class AnalysisCreate(BaseModel):
         description="An http(s) link that this service downloads and uploads to Valossa in "
         "chunks (for files Valossa cannot reach). Must resolve to a public address.",
     )
-    title: Annotated[Text, StringConstraints(max_length=1024)] | None = None
-    description: Annotated[Text, StringConstraints(max_length=10_000)] | None = None
+    title: Annotated[str, StringConstraints(max_length=1024), TEXT_RULE] | None = None
+    description: Annotated[str, StringConstraints(max_length=10_000), TEXT_RULE] | None = None
     transcript_url: TranscriptUrl | None = Field(
         default=None, description="An SRT transcript (http(s):// or s3://); disables speech."
     )
-    language: Annotated[Text, StringConstraints(min_length=2, max_length=32)] = "en-US"
-    face_gallery_id: Annotated[Text, StringConstraints(min_length=1, max_length=64)] | None = None
+    language: Annotated[str, StringConstraints(min_length=2, max_length=32), TEXT_RULE] = "en-US"
+    face_gallery_id: (
+        Annotated[str, StringConstraints(min_length=1, max_length=64), TEXT_RULE] | None
+    ) = None
     result_types: list[ResultType] = Field(
         default_factory=lambda: list(DEFAULT_RESULT_TYPES),
         min_length=1,

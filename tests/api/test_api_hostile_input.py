@@ -58,6 +58,22 @@ async def test_a_nul_in_any_field_is_a_422_and_nothing_is_stored(
 
 
 @pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("language", "x", "body.language: String should have at least 2 characters"),
+        ("language", "x" * 33, "body.language: String should have at most 32 characters"),
+        ("title", "t" * 1025, "body.title: String should have at most 1024 characters"),
+        ("face_gallery_id", "", "body.face_gallery_id: String should have at least 1 character"),
+    ],
+)
+async def test_a_text_of_the_wrong_length_is_a_422_that_counts_characters(
+    app_client: httpx.AsyncClient, field: str, value: str, message: str
+) -> None:
+    response = await app_client.post("/v1/analyses", json={**BODY, field: value}, headers=AUTH)
+    assert message in _problem(response, 422)["detail"]
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         b'{"customer_media_id": "media-\\ud800", "video_url": "https://cdn.example/v.mp4"}',
