@@ -26,6 +26,7 @@ from service.api.limits import RequestBodyGuard
 from service.api.media_paths import MediaIdSegments
 from service.api.openapi import problem_openapi
 from service.api.problems import install_error_handlers
+from service.api.query_strings import Utf8QueryStrings
 from service.api.retry import RetryReadsOnLostConnection
 from service.resources import open_resources
 from service.settings import Settings
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     # Outermost last: ids are routed on the raw path, bodies are guarded, then CMS clients
     # are authenticated before the app reads a byte of their body.
+    app.add_middleware(Utf8QueryStrings)
     app.add_middleware(RetryReadsOnLostConnection)
     app.add_middleware(CmsAuthentication, tokens=settings.api_tokens)
     app.add_middleware(

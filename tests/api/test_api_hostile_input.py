@@ -101,6 +101,10 @@ async def test_unpaired_surrogates_are_a_422_never_a_500(
         ("GET", "/v1/analyses/%00"),
         ("POST", "/v1/analyses/%00/cancel"),
         ("GET", "/v1/media/%ff%fe"),
+        ("GET", "/v1/analyses?customer_media_id=%FF"),
+        ("GET", "/v1/search?q=caf%C3"),
+        ("GET", "/v1/search?q=%C3&%A9=1"),
+        ("GET", "/v1/webhooks/deliveries?status=%80"),
     ],
 )
 async def test_a_nul_or_broken_utf8_in_a_path_or_query_is_a_422(
@@ -127,6 +131,15 @@ async def test_a_method_not_allowed_is_a_405_naming_every_method_the_path_has(
     response = await app_client.request(method, path, headers=AUTH)
     _problem(response, 405)
     assert response.headers["allow"] == allowed
+
+
+async def test_a_utf8_query_string_is_read_as_such(
+    app_client: httpx.AsyncClient, sessionmaker: SessionMaker
+) -> None:
+    await insert_analysis(sessionmaker, customer_media_id="café 1")
+    response = await app_client.get("/v1/analyses?customer_media_id=caf%C3%A9+1", headers=AUTH)
+    assert response.status_code == 200, response.text
+    assert [item["customer_media_id"] for item in response.json()["items"]] == ["café 1"]
 
 
 async def test_an_idempotency_key_is_checked_like_any_text(app_client: httpx.AsyncClient) -> None:
