@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -73,15 +73,20 @@ async def _service_error(_: Request, exc: Exception) -> Response:
     return problem(exc.status_code, exc.title, exc.detail, headers=headers, **exc.extra)
 
 
+def validation_problem(errors: Sequence[Mapping[str, Any]]) -> ProblemResponse:
+    """A 422 listing each error's location, message and type (pydantic's error shape)."""
+    # The input is never echoed: it may be large, or a secret sent in the wrong field.
+    listed = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in errors
+    ]
+    summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in listed[:5])
+    return problem(422, "Unprocessable Content", f"invalid request: {summary}", errors=listed)
+
+
 async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    # The input is never echoed: it may be large, or a secret sent in the wrong field.
-    errors = [
-        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
-        for err in exc.errors()
-    ]
-    summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
-    return problem(422, "Unprocessable Content", f"invalid request: {summary}", errors=errors)
+    return validation_problem(exc.errors())
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

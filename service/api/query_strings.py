@@ -11,9 +11,7 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api.problems import problem
-
-_NOT_UTF8 = "must be UTF-8, percent-encoded"
+from service.api.problems import validation_problem
 
 
 class Utf8QueryStrings:
@@ -25,13 +23,12 @@ class Utf8QueryStrings:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         query: bytes = scope.get("query_string", b"") if scope["type"] == "http" else b""
         if query and not _is_utf8(query):
-            response = problem(
-                422,
-                "Unprocessable Content",
-                f"invalid request: query: {_NOT_UTF8}",
-                errors=[{"loc": ["query"], "msg": _NOT_UTF8, "type": "value_error"}],
-            )
-            await response(scope, receive, send)
+            error = {
+                "loc": ["query"],
+                "msg": "must be UTF-8, percent-encoded",
+                "type": "value_error",
+            }
+            await validation_problem([error])(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
