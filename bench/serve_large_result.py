@@ -3,32 +3,39 @@ same bytes, in one run, and whether any pooled database connection is lost on th
 
 It starts embedded Postgres (or uses `--database-url`), migrates it, builds a core document of
 `--size-mb` from the emulator's generator (distinct 113-minute documents in a JSON array, so
-that gzip meets realistic metadata, not repeats in its window), stores it as the worker does
-(`store_result`, 1 MiB chunks), then starts as processes of their own:
+that gzip meets realistic metadata, not repeats in its window) and stores it twice:
+
+  bench-large            as the worker stores it (`store_result`: 1 MiB chunks, each an LZ4
+                         block, which Postgres stores as it is)
+  bench-large-as-before  as the code before migration 0009 stored it: the bytes as they are,
+                         compressed by Postgres (TOAST); what a baseline ref reads, and what
+                         ours still serves for results stored before
+
+then starts as processes of their own:
 
   bare   bench/bare_starlette.py: the same bytes from memory as a StreamingResponse, 1 MiB
          per chunk, with a Content-Length: the baseline
   ours   `valossa-ingest serve` (one process): GET /v1/media/{id}/metadata?type=core, as is
-         (identity) and with `Accept-Encoding: gzip`
+         (identity) and with `Accept-Encoding: gzip`; and identity of the copy as before
 
-Each download is one `curl` (a new connection, the body to /dev/null), alternating bare,
-identity and gzip for `--rounds` rounds; medians are reported with the rate ratio against
-bare, and the CPU seconds of each download spent by the API process (`server_cpu_s`) and by
-its Postgres backends (`postgres_cpu_s`, from /proc: a local server). The bytes are checked
-once beforehand (sha256 of identity, of gzip decompressed).
+Each download is one `curl` (a new connection, the body to /dev/null), alternating the
+variants for `--rounds` rounds; medians are reported with the rate ratio against bare, and
+the CPU seconds of each download spent by the API process (`server_cpu_s`) and by its
+Postgres backends (`postgres_cpu_s`, from /proc: a local server). The bytes are checked once
+beforehand (sha256 of identity, of gzip decompressed, for both copies).
 Connections: the backend pids of the API's connections (pg_stat_activity, by
 application_name) after a first download and after all of them: a connection the pool had
 to discard shows as a pid gone and a new one opened.
 
-`--baseline-ref REF` also serves the same downloads from the code of a git ref (its
+`--baseline-ref REF` also serves the copy as before from the code of a git ref (its
 connections named apart in pg_stat_activity), alternated with ours.
 
-Storage: the chunks' TOAST compression (`pg_column_compression`) and their size on disk. The
-migration picks lz4 where the server has it; `--chunk-compression pglz|lz4` overrides that
-before the document is stored, to compare both on one server (`--database-url` of a fresh,
-throwaway database: the bench alters its table).
+Storage, per copy: the chunks' encoding, their TOAST compression (`pg_column_compression`),
+the bytes Postgres sends and what they take on disk. For the copy as before the migration's
+lz4 (where the server has it) is used; `--chunk-compression pglz|lz4` overrides it
+(`--database-url` of a fresh, throwaway database: the bench alters its table).
 
-    .venv/bin/python bench/serve_large_result.py --size-mb 100 --rounds 5 --baseline-ref ffc0185
+    .venv/bin/python bench/serve_large_result.py --size-mb 100 --rounds 9 --baseline-ref d7f0f5f
 """
 
 from __future__ import annotations
@@ -60,10 +67,12 @@ from http_round_trips import (
     source_tree,
 )
 from psycopg import sql
+from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
-from service.analyses.models import Analysis
-from service.analyses.results import CHUNK_BYTES, store_result
+from service.analyses import chunks
+from service.analyses.models import Analysis, ResultChunk, StoredResult
+from service.analyses.results import CHUNK_BYTES, STORED, store_result
 from service.analyses.states import AnalysisStatus
 from service.db import APPLICATION_NAME, make_engine, make_sessionmaker
 from service.emulator.metadata import ResultsInput
@@ -71,6 +80,8 @@ from service.emulator.metadata.core import build_core, typical_technical
 from service.migrate import upgrade_to_head_async
 
 MEDIA_ID = "bench-large"
+#: The same document, its chunks as written before migration 0009 (see store).
+MEDIA_ID_AS_BEFORE = "bench-large-as-before"
 BASELINE_NAME = "valossa-ingest-baseline"
 DISTINCT_DOCUMENTS = 8
 
@@ -97,14 +108,16 @@ def write_document(path: Path, size_mb: int) -> int:
     return path.stat().st_size
 
 
-async def store(database_url: str, document: Path) -> None:
-    """The document as the core of a finished analysis of MEDIA_ID."""
+async def store(database_url: str, document: Path, media_id: str, *, as_before: bool) -> None:
+    """The document as the core of a finished analysis of `media_id`: stored as the worker
+    stores it (LZ4 blocks, stored as they are), or `as_before` migration 0009 as the code
+    before it wrote it: the bytes as they are, compressed by Postgres (TOAST, `compression`)."""
     engine = make_engine(database_url)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
             analysis = Analysis(
                 id=uuid.uuid4(),
-                customer_media_id=MEDIA_ID,
+                customer_media_id=media_id,
                 status=AnalysisStatus.FINISHED,
                 video_url=VIDEO_URL,
                 language="en-US",
@@ -115,9 +128,33 @@ async def store(database_url: str, document: Path) -> None:
             )
             session.add(analysis)
             await session.flush()
-            await store_result(
-                session, analysis.id, "core", _pieces(document), content_type="application/json"
+            if not as_before:
+                await store_result(
+                    session, analysis.id, "core", _pieces(document), content_type="application/json"
+                )
+                return
+            data = await asyncio.to_thread(document.read_bytes)
+            session.add(
+                StoredResult(
+                    analysis_id=analysis.id,
+                    result_type="core",
+                    state=STORED,
+                    content_type="application/json",
+                    size_bytes=len(data),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                )
             )
+            await session.flush()
+            for seq, start in enumerate(range(0, len(data), CHUNK_BYTES)):
+                await session.execute(
+                    insert(ResultChunk).values(
+                        analysis_id=analysis.id,
+                        result_type="core",
+                        seq=seq,
+                        encoding=chunks.IDENTITY,
+                        data=data[start : start + CHUNK_BYTES],
+                    )
+                )
     finally:
         await engine.dispose()
 
@@ -128,14 +165,14 @@ async def _pieces(path: Path) -> Any:
             yield piece
 
 
-async def check_bytes(api: Server, expected_sha256: str) -> None:
+async def check_bytes(api: Server, media_id: str, expected_sha256: str) -> None:
     """Identity is byte-identical; gzip decompresses to the same bytes."""
     async with httpx.AsyncClient(base_url=api.url, headers=AUTH, timeout=120) as client:
         for encoding in ("identity", "gzip"):
             digest = hashlib.sha256()
             inflate = zlib.decompressobj(31)
             async with client.stream(
-                "GET", "/v1/media/bench-large/metadata", headers={"Accept-Encoding": encoding}
+                "GET", f"/v1/media/{media_id}/metadata", headers={"Accept-Encoding": encoding}
             ) as response:
                 assert response.status_code == 200, response.status_code
                 async for raw in response.aiter_raw():
@@ -168,37 +205,45 @@ def _libpq(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def set_compression(database_url: str, method: str) -> None:
-    """Compress the chunks stored from now on with `method` (pglz or lz4), whatever the
-    migration chose for this server: both on one server, for a comparison."""
+def set_storage(database_url: str, storage: str, compression: str | None = None) -> None:
+    """How Postgres stores the chunk values written from now on: EXTERNAL (as they are: as
+    migrated, for ours) or EXTENDED (compressed, with `compression` or the migration's
+    choice if None: as before migration 0009, for the copy of the baseline ref)."""
     with psycopg.connect(_libpq(database_url), autocommit=True) as conn:
         conn.execute(
-            sql.SQL("ALTER TABLE result_chunks ALTER COLUMN data SET COMPRESSION {}").format(
-                sql.Identifier(method)
+            sql.SQL("ALTER TABLE result_chunks ALTER COLUMN data SET STORAGE {}").format(
+                sql.SQL(storage)
             )
         )
+        if compression is not None:
+            conn.execute(
+                sql.SQL("ALTER TABLE result_chunks ALTER COLUMN data SET COMPRESSION {}").format(
+                    sql.Identifier(compression)
+                )
+            )
 
 
-def stored_size(database_url: str) -> dict[str, Any]:
-    """How the bench's result is stored: its chunks' compression and size on disk."""
+def stored_size(database_url: str, media_id: str) -> dict[str, Any]:
+    """How one copy of the bench's result is stored: its chunks' encoding, their TOAST
+    compression (none: stored as they are) and their size in and out of Postgres."""
     with psycopg.connect(_libpq(database_url), autocommit=True) as conn:
         row = conn.execute(
-            "SELECT string_agg(DISTINCT pg_column_compression(c.data), ','),"
+            "SELECT string_agg(DISTINCT c.encoding, ','),"
+            " string_agg(DISTINCT coalesce(pg_column_compression(c.data), 'none'), ','),"
             " sum(octet_length(c.data)), sum(pg_column_size(c.data)),"
-            " pg_total_relation_size('result_chunks'), current_setting('server_version')"
+            " current_setting('server_version')"
             " FROM result_chunks c JOIN analyses a ON a.id = c.analysis_id"
             " WHERE a.customer_media_id = %s",
-            (MEDIA_ID,),
+            (media_id,),
         ).fetchone()
     assert row is not None
-    compression, raw, stored, table, version = row
+    encoding, compression, sent, stored, version = row
     return {
         "server_version": version,
-        "compression": compression,
-        "bytes": int(raw),
+        "encoding": encoding,
+        "toast_compression": compression,
+        "bytes_from_postgres": int(sent),
         "stored_bytes": int(stored),
-        "ratio": round(int(raw) / int(stored), 2),
-        "result_chunks_total_relation_bytes": int(table),
     }
 
 
@@ -235,33 +280,50 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         sha256 = hashlib.sha256(document.read_bytes()).hexdigest()
         async with database(root, args.database_url) as database_url:
             await upgrade_to_head_async(database_url)
-            if args.chunk_compression != "as-migrated":
-                await asyncio.to_thread(set_compression, database_url, args.chunk_compression)
-            await store(database_url, document)
-            storage = await asyncio.to_thread(stored_size, database_url)
+            await store(database_url, document, MEDIA_ID, as_before=False)
+            compression = (
+                None if args.chunk_compression == "as-migrated" else args.chunk_compression
+            )
+            await asyncio.to_thread(set_storage, database_url, "EXTENDED", compression)
+            await store(database_url, document, MEDIA_ID_AS_BEFORE, as_before=True)
+            await asyncio.to_thread(set_storage, database_url, "EXTERNAL")
+            storage = {
+                media_id: await asyncio.to_thread(stored_size, database_url, media_id)
+                for media_id in (MEDIA_ID, MEDIA_ID_AS_BEFORE)
+            }
             async with contextlib.AsyncExitStack() as stack:
                 api = await stack.enter_async_context(our_api(database_url, args.log_level))
                 bare = await stack.enter_async_context(bare_app(stream_file=document))
-                await check_bytes(api, sha256)
+                await check_bytes(api, MEDIA_ID, sha256)
+                await check_bytes(api, MEDIA_ID_AS_BEFORE, sha256)
                 auth = f"Authorization: {AUTH['Authorization']}"
                 path = f"/v1/media/{MEDIA_ID}/metadata?type=core"
+                # The chunks a baseline ref wrote and reads (and ours still serves).
+                path_as_before = f"/v1/media/{MEDIA_ID_AS_BEFORE}/metadata?type=core"
+                identity = [auth, "Accept-Encoding: identity"]
                 variants = {
                     "bare": (bare, f"{bare.url}/stream", []),
-                    "identity": (api, api.url + path, [auth, "Accept-Encoding: identity"]),
+                    "identity": (api, api.url + path, identity),
                     "gzip": (api, api.url + path, [auth, "Accept-Encoding: gzip"]),
+                    "identity, chunks as before 0009": (api, api.url + path_as_before, identity),
                 }
                 if args.baseline_ref:  # the same downloads from the code of the ref
                     tree = source_tree(args.baseline_ref, root)
                     # /healthz: the ref's /readyz refuses a database migrated further than
-                    # it knows (0008 only changed the chunks' compression).
+                    # it knows (0008 changed the chunks' compression, 0009 added their encoding;
+                    # the ref serves the copy written as it wrote it).
                     old = await stack.enter_async_context(
                         our_api(
                             named(database_url, BASELINE_NAME), args.log_level, tree, "/healthz"
                         )
                     )
                     ref = f" @{args.baseline_ref}"
-                    variants[f"identity{ref}"] = (old, old.url + path, variants["identity"][2])
-                    variants[f"gzip{ref}"] = (old, old.url + path, variants["gzip"][2])
+                    variants[f"identity{ref}"] = (old, old.url + path_as_before, identity)
+                    variants[f"gzip{ref}"] = (
+                        old,
+                        old.url + path_as_before,
+                        [auth, "Accept-Encoding: gzip"],
+                    )
                 for _, url, headers in variants.values():  # warm-up: pool, caches
                     await curl(url, *headers)
                 before = await asyncio.to_thread(backends, database_url)
@@ -352,7 +414,7 @@ def parse_args() -> argparse.Namespace:
         "--chunk-compression",
         choices=["as-migrated", "pglz", "lz4"],
         default="as-migrated",
-        help="compress the stored chunks with this method instead of the migration's choice",
+        help="TOAST compression of the copy as before 0009, instead of the migration's choice",
     )
     parser.add_argument(
         "--baseline-ref", help="also download from the code of this git ref (e.g. main)"

@@ -181,4 +181,7 @@ class ResultChunk(Base):
     analysis_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     result_type: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(primary_key=True)
+    #: How `data` holds the bytes: "lz4" (one LZ4 block, as written since migration 0009) or
+    #: "identity" (as they are: chunks written before it). See service.analyses.chunks.
+    encoding: Mapped[str] = mapped_column(String(16), server_default=text("'identity'"))
     data: Mapped[bytes] = mapped_column(LargeBinary)

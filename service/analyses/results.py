@@ -18,6 +18,7 @@ import ijson
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.analyses import chunks
 from service.analyses.models import ResultChunk, StoredResult
 from service.db import SessionMaker, table_of
 from service.valossa import ResultType
@@ -94,7 +95,11 @@ async def store_result(
 async def _insert_chunk(session: AsyncSession, record: StoredResult, seq: int, data: bytes) -> None:
     await session.execute(
         insert(ResultChunk).values(
-            analysis_id=record.analysis_id, result_type=record.result_type, seq=seq, data=data
+            analysis_id=record.analysis_id,
+            result_type=record.result_type,
+            seq=seq,
+            encoding=chunks.LZ4,
+            data=chunks.encode(data),
         )
     )
 
@@ -232,7 +237,13 @@ def _record(
 
 
 def _chunk(analysis_id: uuid.UUID, result_type: str, seq: int, data: bytes) -> dict[str, object]:
-    return {"analysis_id": analysis_id, "result_type": result_type, "seq": seq, "data": data}
+    return {
+        "analysis_id": analysis_id,
+        "result_type": result_type,
+        "seq": seq,
+        "encoding": chunks.LZ4,
+        "data": chunks.encode(data),
+    }
 
 
 def _metadata_format(head: bytes) -> str | None:
@@ -276,13 +287,16 @@ SERVE_BATCH_CHUNKS = 8
 READ_AHEAD_TASK = "stream_result read-ahead"
 
 _BATCH_SQL = (
-    "SELECT data FROM result_chunks WHERE analysis_id = %s AND result_type = %s"
+    "SELECT encoding, data FROM result_chunks WHERE analysis_id = %s AND result_type = %s"
     " AND seq >= %s AND seq < %s ORDER BY seq"
 )
 
 
-async def read_batch(sessionmaker: SessionMaker, body: ResultBody, first_seq: int) -> list[bytes]:
-    """Up to SERVE_BATCH_CHUNKS chunks of a stored result from `first_seq`, in one short query.
+async def read_batch(
+    sessionmaker: SessionMaker, body: ResultBody, first_seq: int
+) -> list[tuple[str, bytes]]:
+    """Up to SERVE_BATCH_CHUNKS chunks of a stored result from `first_seq`, in one short query,
+    as stored: (encoding, data) each (see service.analyses.chunks).
 
     The rows come in psycopg's binary format: bytea as is. In the text format Postgres writes
     it out as hex (twice the bytes) and psycopg decodes that again, which made serving a large
@@ -298,12 +312,17 @@ async def read_batch(sessionmaker: SessionMaker, body: ResultBody, first_seq: in
                 _BATCH_SQL,
                 (body.analysis_id, body.result_type, first_seq, first_seq + SERVE_BATCH_CHUNKS),
             )
-            return [row[0] for row in await cursor.fetchall()]
+            rows: list[tuple[str, bytes]] = await cursor.fetchall()
+    return rows
 
 
-async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIterator[bytes]:
+async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIterator[memoryview]:
     """Yield a stored result's bytes chunk by chunk, a few chunks per short query, the next
     batch being read while the current one is sent.
+
+    Each chunk is decompressed just before it is sent, so that memory holds the compressed
+    batches and one chunk or two, and sending (the kernel copying into the socket while the
+    client reads) overlaps decompressing the next.
 
     It stops at the recorded size: asking once more after the last chunk would race the client
     hanging up (it has every byte), and a query cancelled half-way costs the pooled connection.
@@ -331,11 +350,13 @@ async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIt
                 )
                 return
             seq += len(batch)
-            if sent + sum(map(len, batch)) < body.size_bytes:
+            held = sum(chunks.size_of(encoding, data) for encoding, data in batch)
+            if sent + held < body.size_bytes:
                 reading = _read_ahead(sessionmaker, body, seq)
-            for data in batch:
-                yield data
-                sent += len(data)
+            for encoding, data in batch:
+                piece = chunks.decode(encoding, data)
+                yield piece
+                sent += len(piece)
     finally:
         if reading is not None:
             # The client is gone (or the await above was interrupted): its error, if any, was
@@ -346,7 +367,7 @@ async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIt
 
 def _read_ahead(
     sessionmaker: SessionMaker, body: ResultBody, first_seq: int
-) -> asyncio.Task[list[bytes]]:
+) -> asyncio.Task[list[tuple[str, bytes]]]:
     """`read_batch` in a task of its own, so that it runs while the consumer sends."""
     return asyncio.create_task(
         read_batch(sessionmaker, body, first_seq),
@@ -354,7 +375,7 @@ def _read_ahead(
     )
 
 
-async def _finished(task: asyncio.Task[list[bytes]]) -> list[bytes]:
+async def _finished(task: asyncio.Task[list[tuple[str, bytes]]]) -> list[tuple[str, bytes]]:
     """The task's batch, its query never cancelled half-way: not by a cancelled anyio scope (a
     client hanging up; Starlette cancels the response's task group), which the shielded scope
     defers until the query ends, nor by a bare task.cancel(), which asyncio.shield keeps from

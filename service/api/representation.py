@@ -58,7 +58,7 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
 GZIP_LEVEL = 1
 
 
-async def gzipped(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def gzipped(chunks: AsyncIterator[memoryview]) -> AsyncIterator[bytes]:
     """Compress a byte stream into gzip on the fly (memory stays one chunk deep), in a worker
     thread so that other requests are served meanwhile."""
     compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS)

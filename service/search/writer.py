@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.analyses import chunks
 from service.analyses.models import Analysis, StoredResult
 from service.analyses.results import STORED, ResultBody
 from service.db import table_of
@@ -204,7 +205,7 @@ async def _write_srt(session: AsyncSession, body: ResultBody, batches: _Batches)
 #: Chunks read per query: few round trips, little memory.
 READ_BATCH_CHUNKS = 4
 _CHUNKS_SQL = (
-    "SELECT data FROM result_chunks WHERE analysis_id = %s AND result_type = %s"
+    "SELECT encoding, data FROM result_chunks WHERE analysis_id = %s AND result_type = %s"
     " AND seq >= %s AND seq < %s ORDER BY seq"
 )
 
@@ -228,7 +229,7 @@ async def _chunks(session: AsyncSession, body: ResultBody) -> AsyncIterator[byte
                 _CHUNKS_SQL,
                 (body.analysis_id, body.result_type, seq, seq + READ_BATCH_CHUNKS),
             )
-            batch = [row[0] for row in await cursor.fetchall()]
+            batch = [bytes(chunks.decode(*row)) for row in await cursor.fetchall()]
         if not batch:
             log.error(
                 "stored %s of analysis %s ends at %d of its %d bytes",

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.analyses.chunks import LZ4, decode
 from service.analyses.models import ResultChunk, StoredResult
 from service.analyses.results import CHUNK_BYTES, Spool, record_absent, store_result, store_spools
 from service.analyses.states import AnalysisStatus
@@ -64,7 +65,8 @@ async def _stored(
         )
         found: dict[str, list[tuple[int, bytes]]] = {}
         for chunk in chunks:
-            found.setdefault(chunk.result_type, []).append((chunk.seq, chunk.data))
+            assert chunk.encoding == LZ4, chunk.encoding  # every chunk written now
+            found.setdefault(chunk.result_type, []).append((chunk.seq, decode(LZ4, chunk.data)))
         return {
             r.result_type: (
                 r.state,

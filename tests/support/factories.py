@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from service.analyses import chunks
 from service.analyses.models import Analysis, AnalysisEvent, ResultChunk, StoredResult
 from service.analyses.states import AnalysisStatus
 from service.db import SessionMaker
@@ -105,8 +106,14 @@ async def insert_finished_analysis(
                 )
             )
             await session.flush()
-            session.add(
-                ResultChunk(analysis_id=analysis.id, result_type=result_type, seq=0, data=data)
+            session.add(  # one chunk, as the service writes it
+                ResultChunk(
+                    analysis_id=analysis.id,
+                    result_type=result_type,
+                    seq=0,
+                    encoding=chunks.LZ4,
+                    data=chunks.encode(data),
+                )
             )
         for result_type, reason in absent.items():
             session.add(

@@ -1,0 +1,136 @@
+"""Stored result chunks are LZ4 blocks written by us and stored as they are; chunks written
+before migration 0009 (the bytes as they are) are still served, alone or mixed with them."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import insert, text
+
+from service.analyses import chunks
+from service.analyses.models import ResultChunk, StoredResult
+from service.analyses.results import CHUNK_BYTES, STORED, ResultBody, store_result, stream_result
+from service.analyses.states import AnalysisStatus
+from service.db import SessionMaker
+from tests.support.factories import insert_analysis
+
+#: JSON-like and compressible, two and a half chunks.
+CORE = b'{"detections": [' + b'{"label": "airplane", "t": 1.25},' * (CHUNK_BYTES // 13) + b"]}"
+
+
+async def _pieces(data: bytes) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), 300_000):
+        yield data[start : start + 300_000]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"{}", CORE[:CHUNK_BYTES], os.urandom(CHUNK_BYTES)],
+    ids=["empty", "tiny", "a full chunk", "incompressible"],
+)
+def test_a_block_holds_exactly_its_bytes_and_says_how_many(data: bytes) -> None:
+    block = chunks.encode(data)
+    assert chunks.decode(chunks.LZ4, block) == data
+    assert chunks.size_of(chunks.LZ4, block) == len(data)
+    assert chunks.decode(chunks.IDENTITY, data) == data
+    assert chunks.size_of(chunks.IDENTITY, data) == len(data)
+
+
+def test_compressible_bytes_are_stored_smaller() -> None:
+    assert len(chunks.encode(CORE[:CHUNK_BYTES])) < CHUNK_BYTES // 4
+
+
+def test_an_unknown_encoding_is_an_error_not_bytes_served_as_they_are() -> None:
+    with pytest.raises(ValueError, match="unknown encoding 'zstd'"):
+        chunks.decode("zstd", b"\x00")
+    with pytest.raises(ValueError, match="unknown encoding 'zstd'"):
+        chunks.size_of("zstd", b"\x00")
+
+
+async def test_stored_chunks_are_lz4_blocks_that_postgres_keeps_as_they_are(
+    sessionmaker: SessionMaker,
+) -> None:
+    analysis = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.FINISHED, result_types=["core"]
+    )
+    async with sessionmaker() as session, session.begin():
+        await store_result(
+            session, analysis.id, "core", _pieces(CORE), content_type="application/json"
+        )
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT encoding, data, pg_column_compression(data) FROM result_chunks"
+                    " ORDER BY seq"
+                )
+            )
+        ).all()
+        storage = await session.scalar(
+            text(
+                "SELECT attstorage FROM pg_attribute"
+                " WHERE attrelid = 'result_chunks'::regclass AND attname = 'data'"
+            )
+        )
+    assert [encoding for encoding, _, _ in rows] == [chunks.LZ4] * 3
+    # Not compressed again by Postgres: reading a block costs it no decompression.
+    assert [compression for _, _, compression in rows] == [None] * 3
+    assert storage == "e"  # EXTERNAL
+    assert sum(len(data) for _, data, _ in rows) < len(CORE) // 4
+    assert b"".join(chunks.decode(encoding, data) for encoding, data, _ in rows) == CORE
+
+
+async def _store_chunks(
+    sessionmaker: SessionMaker, data: bytes, encodings: list[str]
+) -> ResultBody:
+    """`data` stored in chunks of CHUNK_BYTES, the chunk `seq` in `encodings[seq]`."""
+    analysis = await insert_analysis(
+        sessionmaker, status=AnalysisStatus.FINISHED, result_types=["core"]
+    )
+    sha256 = hashlib.sha256(data).hexdigest()
+    async with sessionmaker() as session, session.begin():
+        session.add(
+            StoredResult(
+                analysis_id=analysis.id,
+                result_type="core",
+                state=STORED,
+                content_type="application/json",
+                size_bytes=len(data),
+                sha256=sha256,
+            )
+        )
+        await session.flush()
+        for seq, encoding in enumerate(encodings):
+            piece = data[seq * CHUNK_BYTES : (seq + 1) * CHUNK_BYTES]
+            stored = chunks.encode(piece) if encoding == chunks.LZ4 else piece
+            await session.execute(
+                insert(ResultChunk).values(
+                    analysis_id=analysis.id,
+                    result_type="core",
+                    seq=seq,
+                    encoding=encoding,
+                    data=stored,
+                )
+            )
+    return ResultBody(analysis.id, "core", "application/json", len(data), sha256)
+
+
+@pytest.mark.parametrize(
+    "encodings",
+    [
+        [chunks.IDENTITY] * 3,
+        [chunks.IDENTITY, chunks.LZ4, chunks.IDENTITY],
+        [chunks.LZ4, chunks.IDENTITY, chunks.LZ4],
+    ],
+    ids=["written before 0009", "mixed", "mixed the other way"],
+)
+async def test_chunks_of_either_encoding_are_served_byte_identical(
+    sessionmaker: SessionMaker, encodings: list[str]
+) -> None:
+    body = await _store_chunks(sessionmaker, CORE, encodings)
+    served = [bytes(piece) async for piece in stream_result(sessionmaker, body)]
+    assert b"".join(served) == CORE
+    assert [len(piece) for piece in served] == [CHUNK_BYTES, CHUNK_BYTES, len(CORE) % CHUNK_BYTES]
