@@ -278,10 +278,16 @@ class ResultBody:
     sha256: str
 
 
-#: Chunks read per query when a result is served: few round trips, little memory (two batches
-#: per download: the one sent and the one read ahead, 16 MiB). 8 served a 100 MB result ~1.15x
-#: faster than 4 on lz4 (bench/README.md); 16 hardly more, for twice the memory.
-SERVE_BATCH_CHUNKS = 8
+#: Bytes read from Postgres per query when a result is served, about: few round trips, little
+#: memory (two batches per download: the one sent and the one read ahead). A batch of LZ4
+#: blocks holds ~4x the bytes of chunks stored as they are: in chunks, 32 against 8 for a
+#: typical core. Bigger batches served a 100 MB result faster (bench/README.md).
+SERVE_BATCH_BYTES = 8 * CHUNK_BYTES
+#: Chunks asked for first, before their stored size is known (8 MiB if they are stored as the
+#: bytes they hold, as before migration 0009).
+FIRST_BATCH_CHUNKS = 8
+#: And never more per query than this many.
+MAX_BATCH_CHUNKS = 64
 
 #: The name of the task that reads the next batch while one is sent (a prefix; for tests).
 READ_AHEAD_TASK = "stream_result read-ahead"
@@ -293,10 +299,10 @@ _BATCH_SQL = (
 
 
 async def read_batch(
-    sessionmaker: SessionMaker, body: ResultBody, first_seq: int
+    sessionmaker: SessionMaker, body: ResultBody, first_seq: int, count: int
 ) -> list[tuple[str, bytes]]:
-    """Up to SERVE_BATCH_CHUNKS chunks of a stored result from `first_seq`, in one short query,
-    as stored: (encoding, data) each (see service.analyses.chunks).
+    """Up to `count` chunks of a stored result from `first_seq`, in one short query, as stored:
+    (encoding, data) each (see service.analyses.chunks).
 
     The rows come in psycopg's binary format: bytea as is. In the text format Postgres writes
     it out as hex (twice the bytes) and psycopg decodes that again, which made serving a large
@@ -310,7 +316,7 @@ async def read_batch(
         async with driver.cursor(binary=True) as cursor:
             await cursor.execute(
                 _BATCH_SQL,
-                (body.analysis_id, body.result_type, first_seq, first_seq + SERVE_BATCH_CHUNKS),
+                (body.analysis_id, body.result_type, first_seq, first_seq + count),
             )
             rows: list[tuple[str, bytes]] = await cursor.fetchall()
     return rows
@@ -335,7 +341,8 @@ async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIt
     """
     sent = 0
     seq = 0
-    reading = _read_ahead(sessionmaker, body, seq) if body.size_bytes > 0 else None
+    count = FIRST_BATCH_CHUNKS
+    reading = _read_ahead(sessionmaker, body, seq, count) if body.size_bytes > 0 else None
     try:
         while reading is not None:
             batch = await _finished(reading)
@@ -352,7 +359,8 @@ async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIt
             seq += len(batch)
             held = sum(chunks.size_of(encoding, data) for encoding, data in batch)
             if sent + held < body.size_bytes:
-                reading = _read_ahead(sessionmaker, body, seq)
+                count = _next_count(batch)
+                reading = _read_ahead(sessionmaker, body, seq, count)
             for encoding, data in batch:
                 piece = chunks.decode(encoding, data)
                 yield piece
@@ -365,12 +373,19 @@ async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIt
                 await _finished(reading)
 
 
+def _next_count(batch: list[tuple[str, bytes]]) -> int:
+    """How many chunks the next query asks for: about SERVE_BATCH_BYTES, at the stored size of
+    the chunks just read."""
+    stored = sum(len(data) for _, data in batch)
+    return max(1, min(MAX_BATCH_CHUNKS, SERVE_BATCH_BYTES * len(batch) // max(1, stored)))
+
+
 def _read_ahead(
-    sessionmaker: SessionMaker, body: ResultBody, first_seq: int
+    sessionmaker: SessionMaker, body: ResultBody, first_seq: int, count: int
 ) -> asyncio.Task[list[tuple[str, bytes]]]:
     """`read_batch` in a task of its own, so that it runs while the consumer sends."""
     return asyncio.create_task(
-        read_batch(sessionmaker, body, first_seq),
+        read_batch(sessionmaker, body, first_seq, count),
         name=f"{READ_AHEAD_TASK} {body.analysis_id} {body.result_type} {first_seq}",
     )
 

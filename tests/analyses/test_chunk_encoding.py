@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import insert, text
 
-from service.analyses import chunks
+from service.analyses import chunks, results
 from service.analyses.models import ResultChunk, StoredResult
 from service.analyses.results import CHUNK_BYTES, STORED, ResultBody, store_result, stream_result
 from service.analyses.states import AnalysisStatus
@@ -134,3 +134,34 @@ async def test_chunks_of_either_encoding_are_served_byte_identical(
     served = [bytes(piece) async for piece in stream_result(sessionmaker, body)]
     assert b"".join(served) == CORE
     assert [len(piece) for piece in served] == [CHUNK_BYTES, CHUNK_BYTES, len(CORE) % CHUNK_BYTES]
+
+
+async def test_a_query_asks_for_about_the_same_bytes_whatever_the_chunks_hold(
+    sessionmaker: SessionMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the first batch, the next asks for as many chunks as SERVE_BATCH_BYTES holds at
+    their stored size: chunks stored as they are (1 MiB each) two at a time, LZ4 blocks of
+    JSON (a few KB each) as many as MAX_BATCH_CHUNKS allows."""
+    monkeypatch.setattr(results, "SERVE_BATCH_BYTES", 2 * CHUNK_BYTES)
+    monkeypatch.setattr(results, "FIRST_BATCH_CHUNKS", 1)
+    monkeypatch.setattr(results, "MAX_BATCH_CHUNKS", 4)
+    asked: list[tuple[int, int]] = []
+    read_batch = results.read_batch
+
+    async def recorded(
+        sessionmaker: SessionMaker, body: ResultBody, first_seq: int, count: int
+    ) -> list[tuple[str, bytes]]:
+        asked.append((first_seq, count))
+        return await read_batch(sessionmaker, body, first_seq, count)
+
+    monkeypatch.setattr(results, "read_batch", recorded)
+    data = CORE * 3  # seven and a half chunks
+    for encodings, expected in [
+        ([chunks.IDENTITY] * 8, [(0, 1), (1, 2), (3, 2), (5, 2), (7, 2)]),
+        ([chunks.LZ4] * 8, [(0, 1), (1, 4), (5, 4)]),
+    ]:
+        asked.clear()
+        body = await _store_chunks(sessionmaker, data, encodings)
+        served = b"".join([bytes(piece) async for piece in stream_result(sessionmaker, body)])
+        assert served == data
+        assert asked == expected

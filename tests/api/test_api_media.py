@@ -12,7 +12,7 @@ import pytest
 from service.analyses.models import Analysis
 from service.analyses.results import (
     CHUNK_BYTES,
-    SERVE_BATCH_CHUNKS,
+    FIRST_BATCH_CHUNKS,
     record_absent,
     store_result,
 )
@@ -132,7 +132,7 @@ async def test_metadata_of_every_byte_value_over_several_batches_comes_back_iden
     app_client: httpx.AsyncClient, auth_headers: dict[str, str], sessionmaker: SessionMaker
 ) -> None:
     """Chunks are read in the driver's binary format: no byte value may be transformed."""
-    every_byte = bytes(range(256)) * (CHUNK_BYTES * (SERVE_BATCH_CHUNKS + 1) // 256 + 3)
+    every_byte = bytes(range(256)) * (CHUNK_BYTES * (FIRST_BATCH_CHUNKS + 1) // 256 + 3)
     await finished_analysis(sessionmaker, "binary", core=every_byte)
 
     core = await app_client.get(

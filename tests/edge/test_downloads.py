@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.analyses import results
 from service.analyses.results import (
     CHUNK_BYTES,
-    SERVE_BATCH_CHUNKS,
+    FIRST_BATCH_CHUNKS,
     ResultBody,
     store_result,
     stream_result,
@@ -74,13 +74,15 @@ class PoolWatch:
             event.listen(target, name, handler)
         read_batch = results.read_batch
 
-        async def counted(sessionmaker: SessionMaker, body: ResultBody, first_seq: int) -> Any:
+        async def counted(
+            sessionmaker: SessionMaker, body: ResultBody, first_seq: int, count: int
+        ) -> Any:
             self.chunk_queries += 1
             try:
                 if first_seq > 0 and self.hold_read_ahead:
                     self.held.set()
                     await self.release.wait()
-                batch = await read_batch(sessionmaker, body, first_seq)
+                batch = await read_batch(sessionmaker, body, first_seq, count)
             except asyncio.CancelledError:
                 self.cancelled += 1
                 raise
@@ -100,6 +102,12 @@ class PoolWatch:
             self.lost.append(name)
 
         return record
+
+
+def batches_of(monkeypatch: pytest.MonkeyPatch, batch_chunks: int) -> None:
+    """Serve stored results `batch_chunks` chunks per query, the first and the next ones."""
+    monkeypatch.setattr(results, "FIRST_BATCH_CHUNKS", batch_chunks)
+    monkeypatch.setattr(results, "MAX_BATCH_CHUNKS", batch_chunks)
 
 
 def reading_ahead() -> list[str]:
@@ -133,12 +141,12 @@ async def served(settings: Settings, sessionmaker: SessionMaker) -> AsyncIterato
         yield Served(url=server.url, engine=app.state.resources.engine)
 
 
-@pytest.mark.parametrize("batch_chunks", [1, SERVE_BATCH_CHUNKS])
+@pytest.mark.parametrize("batch_chunks", [1, FIRST_BATCH_CHUNKS])
 @pytest.mark.parametrize("encoding", ["identity", "gzip"])
 async def test_a_download_read_to_the_end_asks_for_each_batch_once_and_keeps_the_connections(
     served: Served, encoding: str, batch_chunks: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(results, "SERVE_BATCH_CHUNKS", batch_chunks)
+    batches_of(monkeypatch, batch_chunks)
     watch = PoolWatch(served.engine)
     with watch.listening():
         for _ in range(3):
@@ -176,7 +184,7 @@ async def test_a_client_leaving_while_the_next_batch_is_read_ahead_costs_nothing
 ) -> None:
     """The batch read ahead for a client that is gone ends its query and returns its
     connection; no task is left behind and asyncio has nothing to complain about."""
-    monkeypatch.setattr(results, "SERVE_BATCH_CHUNKS", 1)
+    batches_of(monkeypatch, 1)
     caplog.set_level(logging.WARNING, logger="asyncio")
     watch = PoolWatch(served.engine, hold_read_ahead=True)
     with watch.listening():
@@ -226,7 +234,7 @@ async def test_the_next_batch_is_read_while_one_is_sent_and_closing_waits_for_it
     stored_core: ResultBody,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(results, "SERVE_BATCH_CHUNKS", 1)
+    batches_of(monkeypatch, 1)
     watch = PoolWatch(engine, hold_read_ahead=True)
     with watch.listening():
         chunks = stream_result(sessionmaker, stored_core)
