@@ -17,6 +17,12 @@ from __future__ import annotations
 
 import cramjam
 
+
+class UnreadableChunk(ValueError):
+    """A stored chunk that does not hold what its encoding says (damaged, or of an encoding
+    this code does not know)."""
+
+
 #: One LZ4 block, its uncompressed size in front.
 LZ4 = "lz4"
 #: The bytes as they are: chunks written before migration 0009.
@@ -34,17 +40,20 @@ def size_of(encoding: str, data: bytes) -> int:
         return int.from_bytes(data[:4], "little")
     if encoding == IDENTITY:
         return len(data)
-    raise ValueError(f"a stored chunk of unknown encoding {encoding!r}")
+    raise UnreadableChunk(f"unknown encoding {encoding!r}")
 
 
 def decode(encoding: str, data: bytes) -> memoryview:
     """The bytes a chunk holds, not copied again: a view of the decompressed buffer, or of
     `data` itself."""
     if encoding == LZ4:
-        return memoryview(cramjam.lz4.decompress_block(data))
+        try:
+            return memoryview(cramjam.lz4.decompress_block(data))
+        except cramjam.DecompressionError as error:
+            raise UnreadableChunk(f"not an LZ4 block ({error})") from error
     if encoding == IDENTITY:
         return memoryview(data)
-    raise ValueError(f"a stored chunk of unknown encoding {encoding!r}")
+    raise UnreadableChunk(f"unknown encoding {encoding!r}")
 
 
-__all__ = ["IDENTITY", "LZ4", "decode", "encode", "size_of"]
+__all__ = ["IDENTITY", "LZ4", "UnreadableChunk", "decode", "encode", "size_of"]

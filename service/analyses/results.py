@@ -356,13 +356,28 @@ async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIt
                     body.size_bytes,
                 )
                 return
+            first = seq
             seq += len(batch)
             held = sum(chunks.size_of(encoding, data) for encoding, data in batch)
             if sent + held < body.size_bytes:
                 count = _next_count(batch)
                 reading = _read_ahead(sessionmaker, body, seq, count)
-            for encoding, data in batch:
-                piece = chunks.decode(encoding, data)
+            for at, (encoding, data) in enumerate(batch, start=first):
+                try:
+                    piece = chunks.decode(encoding, data)
+                except chunks.UnreadableChunk as error:
+                    # Raised on: the client sees the connection close short of Content-Length.
+                    log.error(
+                        "stored %s of analysis %s: chunk %d cannot be read (%s); its download"
+                        " ends at %d of %d bytes",
+                        body.result_type,
+                        body.analysis_id,
+                        at,
+                        error,
+                        sent,
+                        body.size_bytes,
+                    )
+                    raise
                 yield piece
                 sent += len(piece)
     finally:

@@ -43,11 +43,15 @@ def test_compressible_bytes_are_stored_smaller() -> None:
     assert len(chunks.encode(CORE[:CHUNK_BYTES])) < CHUNK_BYTES // 4
 
 
-def test_an_unknown_encoding_is_an_error_not_bytes_served_as_they_are() -> None:
-    with pytest.raises(ValueError, match="unknown encoding 'zstd'"):
+def test_an_unknown_encoding_or_a_damaged_block_is_an_error_not_bytes_served() -> None:
+    with pytest.raises(chunks.UnreadableChunk, match="unknown encoding 'zstd'"):
         chunks.decode("zstd", b"\x00")
-    with pytest.raises(ValueError, match="unknown encoding 'zstd'"):
+    with pytest.raises(chunks.UnreadableChunk, match="unknown encoding 'zstd'"):
         chunks.size_of("zstd", b"\x00")
+    block = chunks.encode(CORE[:CHUNK_BYTES])
+    damaged = block[:4] + b"\xff" * 8 + block[12:]
+    with pytest.raises(chunks.UnreadableChunk, match="not an LZ4 block"):
+        chunks.decode(chunks.LZ4, damaged)
 
 
 async def test_stored_chunks_are_lz4_blocks_that_postgres_keeps_as_they_are(
@@ -165,3 +169,29 @@ async def test_a_query_asks_for_about_the_same_bytes_whatever_the_chunks_hold(
         served = b"".join([bytes(piece) async for piece in stream_result(sessionmaker, body)])
         assert served == data
         assert asked == expected
+
+
+async def test_a_damaged_chunk_ends_the_download_with_an_error_naming_it(
+    sessionmaker: SessionMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bytes before it are served; then the stream raises (the server closes the
+    connection short of Content-Length) and the log names the result and the chunk."""
+    body = await _store_chunks(sessionmaker, CORE, [chunks.LZ4] * 3)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(
+            text(
+                "UPDATE result_chunks SET data = substring(data from 1 for 4)"
+                " || '\\xffffffffffffffff'::bytea || substring(data from 13)"
+                " WHERE analysis_id = :id AND seq = 1"
+            ),
+            {"id": body.analysis_id},
+        )
+    stream = stream_result(sessionmaker, body)
+    assert await anext(stream) == CORE[:CHUNK_BYTES]
+    with pytest.raises(chunks.UnreadableChunk):
+        await anext(stream)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        f"stored core of analysis {body.analysis_id}: chunk 1 cannot be read (not an LZ4 block"
+        f" (Decompression failed. Input invalid or too long?)); its download ends at"
+        f" {CHUNK_BYTES} of {len(CORE)} bytes"
+    ]
