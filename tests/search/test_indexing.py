@@ -371,3 +371,37 @@ async def test_an_analysis_is_indexed_in_one_transaction_on_one_connection(
 async def _pieces(data: bytes) -> AsyncIterator[bytes]:
     for start in range(0, len(data), 300_000):
         yield data[start : start + 300_000]
+
+
+async def test_a_result_stored_before_0009_is_indexed_as_one_stored_since(
+    sessionmaker: SessionMaker,
+) -> None:
+    """Chunks that hold the bytes as they are (encoding identity) and LZ4 blocks give the same
+    rows."""
+    doc = emulated_core("job-one")
+    core = dumps(doc) + b" " * (CHUNK_BYTES * 2)  # three chunks
+    rows = []
+    for stored_as in ("lz4", "identity"):
+        analysis = await insert_finished_analysis(
+            sessionmaker, customer_media_id=f"m-{stored_as}", results={}
+        )
+        async with sessionmaker() as session, session.begin():
+            await store_result(
+                session, analysis.id, "core", _pieces(core), content_type="application/json"
+            )
+            if stored_as == "identity":
+                for seq in range(3):
+                    await session.execute(
+                        text(
+                            "UPDATE result_chunks SET encoding = 'identity', data = :data"
+                            " WHERE analysis_id = :id AND seq = :seq"
+                        ),
+                        {
+                            "id": analysis.id,
+                            "seq": seq,
+                            "data": core[seq * CHUNK_BYTES : (seq + 1) * CHUNK_BYTES],
+                        },
+                    )
+        await index_analysis(sessionmaker, analysis.id)
+        rows.append(await count(sessionmaker, SearchDetection, analysis.id))
+    assert rows[0] == rows[1] > 0
