@@ -48,9 +48,14 @@ def decode(encoding: str, data: bytes) -> memoryview:
     `data` itself."""
     if encoding == LZ4:
         try:
-            return memoryview(cramjam.lz4.decompress_block(data))
+            plain = memoryview(cramjam.lz4.decompress_block(data))
         except cramjam.DecompressionError as error:
             raise UnreadableChunk(f"not an LZ4 block ({error})") from error
+        # The prefix only sizes LZ4's buffer: a block holding fewer bytes decompresses without
+        # complaint. Readers plan on the prefix (size_of), so a block must hold what it says.
+        if len(plain) != (said := size_of(LZ4, data)):
+            raise UnreadableChunk(f"an LZ4 block of {len(plain)} bytes, not {said} as it says")
+        return plain
     if encoding == IDENTITY:
         return memoryview(data)
     raise UnreadableChunk(f"unknown encoding {encoding!r}")

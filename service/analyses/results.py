@@ -267,6 +267,11 @@ def record_absent(
     )
 
 
+class DamagedResult(ValueError):
+    """A stored result whose chunks do not hold its recorded size (one missing, or more bytes
+    than recorded): its download ends with an error, never as a whole response."""
+
+
 @dataclass(frozen=True)
 class ResultBody:
     """What is needed to serve a stored result before streaming its bytes."""
@@ -338,6 +343,11 @@ async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIt
     once the client has taken the one before. If the client leaves with a batch being read,
     closing this generator waits for that query to end (a task left behind would be cancelled
     at shutdown, or log its error as never retrieved).
+
+    Chunks that do not hold the recorded size (one missing, more bytes than recorded, an LZ4
+    block holding fewer bytes than it says) end the stream with an error, logged: the server
+    then closes the connection short, never ends a response (gzipped, without Content-Length,
+    a complete gzip stream) of other bytes than the result's.
     """
     sent = 0
     seq = 0
@@ -355,7 +365,9 @@ async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIt
                     sent,
                     body.size_bytes,
                 )
-                return
+                # Raised, not returned: a stream that ended would be a whole response to the
+                # server, and gzipped (no Content-Length) a complete gzip of the bytes so far.
+                raise DamagedResult(f"ends at {sent} of its {body.size_bytes} bytes")
             first = seq
             seq += len(batch)
             held = sum(chunks.size_of(encoding, data) for encoding, data in batch)
@@ -378,6 +390,17 @@ async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIt
                         body.size_bytes,
                     )
                     raise
+                if sent + len(piece) > body.size_bytes:
+                    log.error(
+                        "stored %s of analysis %s holds more than its %d bytes (chunk %d); its"
+                        " download ends at %d bytes",
+                        body.result_type,
+                        body.analysis_id,
+                        body.size_bytes,
+                        at,
+                        sent,
+                    )
+                    raise DamagedResult(f"holds more than its {body.size_bytes} bytes")
                 yield piece
                 sent += len(piece)
     finally:
@@ -415,4 +438,13 @@ async def _finished(task: asyncio.Task[list[tuple[str, bytes]]]) -> list[tuple[s
     return batch
 
 
-__all__ = ["ABSENT", "STORED", "ResultBody", "ResultType", "Spool", "store_result", "store_spools"]
+__all__ = [
+    "ABSENT",
+    "STORED",
+    "DamagedResult",
+    "ResultBody",
+    "ResultType",
+    "Spool",
+    "store_result",
+    "store_spools",
+]

@@ -195,3 +195,69 @@ async def test_a_damaged_chunk_ends_the_download_with_an_error_naming_it(
         f" (Decompression failed. Input invalid or too long?)); its download ends at"
         f" {CHUNK_BYTES} of {len(CORE)} bytes"
     ]
+
+
+def _claiming(block: bytes, size: int) -> bytes:
+    """`block` with its size prefix replaced: it still decompresses, to fewer bytes."""
+    return size.to_bytes(4, "little") + block[4:]
+
+
+def test_a_block_that_holds_fewer_bytes_than_it_says_is_unreadable() -> None:
+    """LZ4 decompresses such a block without complaint (the prefix only sizes its buffer), but
+    the stream plans its reads on the prefix (size_of): the two must agree."""
+    block = _claiming(chunks.encode(CORE[:CHUNK_BYTES]), 3 * CHUNK_BYTES)
+    assert chunks.size_of(chunks.LZ4, block) == 3 * CHUNK_BYTES
+    with pytest.raises(chunks.UnreadableChunk, match=f"{CHUNK_BYTES} bytes, not {3 * CHUNK_BYTES}"):
+        chunks.decode(chunks.LZ4, block)
+
+
+async def _damage(sessionmaker: SessionMaker, body: ResultBody, sql: str) -> None:
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text(sql), {"id": body.analysis_id})
+
+
+@pytest.mark.parametrize(
+    ("damage", "error"),
+    [
+        (  # the prefix says the result ends there: no batch is read after it
+            "UPDATE result_chunks SET data = '\\xffffff00'::bytea || substring(data from 5)"
+            " WHERE analysis_id = :id AND seq = 0",
+            "chunk 0 cannot be read",
+        ),
+        ("DELETE FROM result_chunks WHERE analysis_id = :id AND seq = 1", "ends at"),
+        (
+            "UPDATE stored_results SET size_bytes = size_bytes - 1 WHERE analysis_id = :id",
+            "holds more than its",
+        ),
+    ],
+    ids=["a chunk holding fewer bytes than it says", "a chunk missing", "a chunk too many bytes"],
+)
+async def test_a_result_whose_chunks_do_not_hold_its_size_ends_with_an_error(
+    sessionmaker: SessionMaker,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    damage: str,
+    error: str,
+) -> None:
+    """Not a shorter or longer stream that ends as if whole: served gzipped (no
+    Content-Length), that would be a complete gzip stream of other bytes than the result's."""
+    monkeypatch.setattr(results, "FIRST_BATCH_CHUNKS", 1)
+    body = await _store_chunks(sessionmaker, CORE, [chunks.LZ4] * 3)
+    await _damage(sessionmaker, body, damage)
+    async with sessionmaker() as session:
+        size = await session.scalar(
+            text("SELECT size_bytes FROM stored_results WHERE analysis_id = :id"),
+            {"id": body.analysis_id},
+        )
+    body = ResultBody(body.analysis_id, "core", "application/json", size, body.sha256)
+    served: list[int] = []
+
+    async def serve() -> None:
+        async for piece in stream_result(sessionmaker, body):
+            served.append(len(piece))
+
+    with pytest.raises((chunks.UnreadableChunk, results.DamagedResult)):
+        await serve()
+    assert sum(served) < size
+    [logged] = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert error in logged

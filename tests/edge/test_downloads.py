@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.analyses import results
@@ -253,3 +253,31 @@ async def test_the_next_batch_is_read_while_one_is_sent_and_closing_waits_for_it
     assert (watch.chunk_queries, watch.finished, watch.cancelled) == (2, 2, 0)
     assert engine.sync_engine.pool.checkedout() == 0
     assert watch.lost == []
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        # The first chunk says it holds the whole result: nothing is read after it.
+        "UPDATE result_chunks SET data = '\\xffffff00'::bytea || substring(data from 5)"
+        " WHERE seq = 0",
+        "DELETE FROM result_chunks WHERE seq = 1",
+    ],
+    ids=["a chunk holding fewer bytes than it says", "a chunk missing"],
+)
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+async def test_a_download_of_damaged_chunks_is_never_a_whole_response(
+    served: Served,
+    sessionmaker: SessionMaker,
+    monkeypatch: pytest.MonkeyPatch,
+    encoding: str,
+    damage: str,
+) -> None:
+    """The client sees the connection close short of the response, as for an unreadable chunk;
+    gzipped (no Content-Length) it must not get a complete gzip stream of the bytes before."""
+    batches_of(monkeypatch, 1)
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text(damage))
+    async with httpx.AsyncClient(base_url=served.url, headers=AUTH) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.get("/v1/media/big/metadata", headers={"Accept-Encoding": encoding})
