@@ -297,9 +297,17 @@ MAX_BATCH_CHUNKS = 64
 #: The name of the task that reads the next batch while one is sent (a prefix; for tests).
 READ_AHEAD_TASK = "stream_result read-ahead"
 
+#: Up to `count` chunks from `first_seq`, and of them only as many as start within the byte
+#: budget (at least one): the count is guessed from the batch before, but how well the chunks
+#: after it compress is not known. octet_length of a stored value reads its TOAST pointer, not
+#: the value, and the chunks left out are never fetched.
 _BATCH_SQL = (
-    "SELECT encoding, data FROM result_chunks WHERE analysis_id = %s AND result_type = %s"
-    " AND seq >= %s AND seq < %s ORDER BY seq"
+    "SELECT encoding, data FROM ("
+    "SELECT seq, encoding, data,"
+    " sum(octet_length(data)) OVER (ORDER BY seq) - octet_length(data) AS before"
+    " FROM result_chunks WHERE analysis_id = %s AND result_type = %s"
+    " AND seq >= %s AND seq < %s"
+    ") AS batch WHERE before < %s ORDER BY seq"
 )
 
 
@@ -307,7 +315,8 @@ async def read_batch(
     sessionmaker: SessionMaker, body: ResultBody, first_seq: int, count: int
 ) -> list[tuple[str, bytes]]:
     """Up to `count` chunks of a stored result from `first_seq`, in one short query, as stored:
-    (encoding, data) each (see service.analyses.chunks).
+    (encoding, data) each (see service.analyses.chunks); no more than the chunks that start
+    within SERVE_BATCH_BYTES of stored bytes, whatever `count` says.
 
     The rows come in psycopg's binary format: bytea as is. In the text format Postgres writes
     it out as hex (twice the bytes) and psycopg decodes that again, which made serving a large
@@ -321,7 +330,13 @@ async def read_batch(
         async with driver.cursor(binary=True) as cursor:
             await cursor.execute(
                 _BATCH_SQL,
-                (body.analysis_id, body.result_type, first_seq, first_seq + count),
+                (
+                    body.analysis_id,
+                    body.result_type,
+                    first_seq,
+                    first_seq + count,
+                    SERVE_BATCH_BYTES,
+                ),
             )
             rows: list[tuple[str, bytes]] = await cursor.fetchall()
     return rows
