@@ -366,8 +366,9 @@ async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIt
     """
     sent = 0
     seq = 0
-    count = FIRST_BATCH_CHUNKS
-    reading = _read_ahead(sessionmaker, body, seq, count) if body.size_bytes > 0 else None
+    reading = (
+        _read_ahead(sessionmaker, body, seq, FIRST_BATCH_CHUNKS) if body.size_bytes > 0 else None
+    )
     try:
         while reading is not None:
             batch = await _finished(reading)
@@ -387,8 +388,7 @@ async def stream_result(sessionmaker: SessionMaker, body: ResultBody) -> AsyncIt
             seq += len(batch)
             held = sum(chunks.size_of(encoding, data) for encoding, data in batch)
             if sent + held < body.size_bytes:
-                count = _next_count(batch)
-                reading = _read_ahead(sessionmaker, body, seq, count)
+                reading = _read_ahead(sessionmaker, body, seq, _next_count(batch))
             for at, (encoding, data) in enumerate(batch, start=first):
                 try:
                     piece = chunks.decode(encoding, data)
